@@ -1,0 +1,1 @@
+"""Sub-commands of ``controlplane``; one module each, discovered by :mod:`controlplane.cli`."""

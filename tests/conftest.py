@@ -1,0 +1,40 @@
+"""Shared test fixtures and the opt-in switches for slow and real-vLLM tests.
+
+``@pytest.mark.slow`` runs only with CONTROLPLANE_SLOW=1; ``@pytest.mark.vllm``
+only with CONTROLPLANE_VLLM=1. Fixtures that start real components live in
+``tests/harness/`` and are imported here so every test module can use them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+_OPT_IN = {"slow": "CONTROLPLANE_SLOW", "vllm": "CONTROLPLANE_VLLM"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, env in _OPT_IN.items():
+            if marker in item.keywords and os.environ.get(env) != "1":
+                item.add_marker(pytest.mark.skip(reason=f"opt-in: set {env}=1"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, present beside the checkout in CI; tests needing it skip elsewhere."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    return SHARED_DATA
