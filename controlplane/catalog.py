@@ -396,6 +396,26 @@ _CP_LIST = [
         "Latest anomaly score per signal and detector.",
         _PT + ("signal", "detector"),
     ),
+    MetricFamily("controlplane_pending_replicas", "gauge", "replicas", "Replicas still starting.", _PT),
+    MetricFamily(
+        "controlplane_owner_conflict",
+        "gauge",
+        "0/1",
+        "1 while something else (an HPA, a person) also scales the target; the controller hands off.",
+        _PT,
+    ),
+    MetricFamily("controlplane_decisions_total", "counter", "decisions", "Decisions taken.", _PT + ("valid",)),
+    MetricFamily("controlplane_ticks_total", "counter", "ticks", "Control ticks completed."),
+    MetricFamily(
+        "controlplane_last_tick_timestamp_seconds", "gauge", "s", "Unix time the last control tick ended."
+    ),
+    MetricFamily(
+        "controlplane_forecast_request_rate",
+        "gauge",
+        "requests/s",
+        "Forecast request rate at the replica lead time, by quantile (0.5, 0.9).",
+        _PT + ("quantile",),
+    ),
     MetricFamily(
         "controlplane_binding_constraint",
         "gauge",

@@ -1,0 +1,1 @@
+"""Single-machine mode: running real Prometheus beside emulator or vLLM replicas, and the demo."""

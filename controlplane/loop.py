@@ -1,0 +1,192 @@
+"""The control loop: the one module that wires sources, decider and actuator together.
+
+A tick, for every policy: collect signals -> read the target's replica status ->
+gather advice (forecast floor, schedule, anomaly guard, override) -> ``decide`` ->
+actuate (only the leader, never in shadow mode, never on an invalid decision) ->
+record the decision -> export metrics. Each step is timed; a step that raises is
+counted and makes that policy's decision invalid for the tick, never a scale-down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controlplane.clock import Clock, SystemClock
+from controlplane.policy.decide import decide
+from controlplane.policy.decision import Decision, Proposal
+from controlplane.policy.model import ScalingPolicy
+from controlplane.policy.override import Override
+from controlplane.policy.state import DecisionState
+from controlplane.protocols import Actuator, PolicyStore, ReplicaStatus, ScaleResult, Source
+from controlplane.signals import Signals
+from controlplane.store.decisions import DecisionLog
+from controlplane.telemetry import ControllerMetrics
+
+__all__ = ["Advice", "Advisor", "ControlLoop", "StaticPolicies", "Leadership"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the stages beside the decider add to one decision."""
+
+    floors: tuple[Proposal, ...] = ()
+    guard: str | None = None
+    override: Override | None = None
+    anomalies: tuple[str, ...] = ()
+    forecast: dict[str, Any] | None = None
+
+
+class Advisor(Protocol):
+    """A stage that looks at a policy's signals before the decision (forecast, anomalies, overrides)."""
+
+    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice: ...
+
+
+class Leadership(Protocol):
+    @property
+    def is_leader(self) -> bool: ...
+
+
+class StaticPolicies:
+    """A PolicyStore over a fixed list (single-node mode, tests)."""
+
+    def __init__(self, policies: Sequence[ScalingPolicy]) -> None:
+        self._policies = list(policies)
+
+    def list_policies(self) -> list[ScalingPolicy]:
+        return list(self._policies)
+
+    def get_policy(self, name: str) -> ScalingPolicy | None:
+        return next((p for p in self._policies if p.name == name), None)
+
+
+@dataclass
+class _Always:
+    is_leader: bool = True
+
+
+@dataclass
+class ControlLoop:
+    policies: PolicyStore
+    source: Source
+    actuator: Actuator
+    log: DecisionLog
+    metrics: ControllerMetrics = field(default_factory=ControllerMetrics)
+    clock: Clock = field(default_factory=SystemClock)
+    leadership: Leadership = field(default_factory=_Always)
+    advisors: Sequence[Advisor] = ()
+    on_decision: Callable[[Decision, ScaleResult | None], None] | None = None
+    states: dict[str, DecisionState] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def tick(self) -> list[Decision]:
+        """Run one tick over every policy; never raises for a policy's failure."""
+        with self._lock, self.metrics.tick_timer():
+            leader = self.leadership.is_leader
+            self.metrics.leader.set(1 if leader else 0)
+            decisions = []
+            try:
+                policies = self.policies.list_policies()
+            except Exception:
+                self.metrics.step_errors.labels("policies").inc()
+                log.exception("could not list policies")
+                return []
+            for policy in policies:
+                decisions.append(self._tick_one(policy, leader))
+            self.metrics.ticks.inc()
+            self.metrics.last_tick.set(self.clock.now())
+            return decisions
+
+    def _tick_one(self, policy: ScalingPolicy, leader: bool) -> Decision:
+        now = self.clock.now()
+        key = policy.target_key
+        status = ReplicaStatus(spec=0, ready=0, pending=0, owner_conflict="status unknown", observed_at=now)
+        signals = Signals(target=key, collected_at=now)
+        failures: list[str] = []
+        try:
+            with self.metrics.step("collect"):
+                signals = self.source.collect(policy, now)
+        except Exception as exc:
+            failures.append(f"collect failed: {exc}")
+            log.exception("collect failed for %s", key)
+        try:
+            with self.metrics.step("status"):
+                status = self.actuator.status(policy, now)
+        except Exception as exc:
+            failures.append(f"replica status unavailable: {exc}")
+            log.exception("status failed for %s", key)
+        advice = self._advise(policy, signals, status, now)
+        state = self.states.get(key) or DecisionState.fresh(key)
+        with self.metrics.step("decide"):
+            decision, state = decide(
+                policy, signals, state, now, status, floors=advice.floors, guard=advice.guard, override=advice.override
+            )
+        self.states[key] = state
+        if failures:
+            decision = _invalidate(decision, failures)
+        if advice.anomalies or advice.forecast:
+            decision = _annotate(decision, advice)
+        result: ScaleResult | None = None
+        if decision.valid and leader and not decision.shadow and policy.mode != "shadow":
+            try:
+                with self.metrics.step("actuate"):
+                    result = self.actuator.scale(policy, decision, now)
+            except Exception as exc:
+                log.exception("actuate failed for %s", key)
+                result = ScaleResult(False, decision.current, "actuation raised", error=str(exc))
+        elif not leader:
+            result = ScaleResult(False, decision.current, "not the leader: decision recorded only")
+        try:
+            with self.metrics.step("record"):
+                self.log.append(decision, result)
+        except Exception:
+            log.exception("could not record decision for %s", key)
+        self.metrics.observe(decision, status, result)
+        if self.on_decision is not None:
+            self.on_decision(decision, result)
+        return decision
+
+    def _advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
+        floors: list[Proposal] = []
+        guard: str | None = None
+        override: Override | None = None
+        anomalies: list[str] = []
+        forecast: dict[str, Any] | None = None
+        for advisor in self.advisors:
+            name = type(advisor).__name__
+            try:
+                with self.metrics.step(f"advise:{name}"):
+                    a = advisor.advise(policy, signals, status, now)
+            except Exception:
+                log.exception("advisor %s failed for %s", name, policy.target_key)
+                continue
+            floors.extend(a.floors)
+            guard = guard or a.guard
+            override = override or a.override
+            anomalies.extend(a.anomalies)
+            forecast = forecast or a.forecast
+        return Advice(tuple(floors), guard, override, tuple(anomalies), forecast)
+
+
+def _invalidate(decision: Decision, failures: list[str]) -> Decision:
+    from dataclasses import replace
+
+    return replace(
+        decision,
+        valid=False,
+        desired=decision.current,
+        binding="invalid:" + failures[0].split(":", 1)[0].replace(" ", "_"),
+        reasons=(*failures, *decision.reasons),
+    )
+
+
+def _annotate(decision: Decision, advice: Advice) -> Decision:
+    from dataclasses import replace
+
+    return replace(decision, anomalies=(*decision.anomalies, *advice.anomalies), forecast=advice.forecast or decision.forecast)
