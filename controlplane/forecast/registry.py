@@ -1,0 +1,54 @@
+"""Forecasters by name, and restoring any of them from its saved JSON state.
+
+Owns: :data:`FORECASTERS` (the names the CLI, the API and policies use),
+:func:`make_forecaster` and :func:`from_state`.
+Must not import: any I/O library (pure core).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from controlplane.forecast.base import QuantileForecaster
+from controlplane.forecast.ets import STLETS, HoltWinters
+from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.selector import AutoForecaster, Ensemble
+
+__all__ = ["FORECASTERS", "make_forecaster", "from_state"]
+
+FORECASTERS: dict[str, Callable[..., QuantileForecaster]] = {
+    "last_value": lambda **kw: LastValue(**kw),
+    "seasonal_naive_daily": lambda **kw: SeasonalNaive(season_s=DAY_S, **kw),
+    "seasonal_naive_weekly": lambda **kw: SeasonalNaive(season_s=WEEK_S, **kw),
+    "holt_damped": lambda **kw: HoltWinters(season_s=None, **kw),
+    "holt_winters_daily": lambda **kw: HoltWinters(season_s=DAY_S, **kw),
+    "stl_ets_daily": lambda **kw: STLETS(season_s=DAY_S, **kw),
+    "auto": lambda **kw: AutoForecaster(**kw),
+}
+
+_CLASSES: dict[str, type[QuantileForecaster]] = {
+    c.__name__: c for c in (LastValue, SeasonalNaive, HoltWinters, STLETS, AutoForecaster, Ensemble)
+}
+
+
+def make_forecaster(name: str, **kwargs: Any) -> QuantileForecaster:
+    try:
+        factory = FORECASTERS[name]
+    except KeyError:
+        raise ValueError(f"forecaster: unknown {name!r}; known: {', '.join(FORECASTERS)}") from None
+    return factory(**kwargs)
+
+
+def from_state(state: dict[str, Any]) -> QuantileForecaster:
+    """Rebuild a fitted forecaster from :meth:`QuantileForecaster.to_state` output."""
+    if not isinstance(state, dict):
+        raise ValueError("state: expected a mapping")
+    if state.get("version") != 1:
+        raise ValueError(f"state.version: unsupported {state.get('version')!r}")
+    cls = _CLASSES.get(str(state.get("class")))
+    if cls is None:
+        raise ValueError(f"state.class: unknown {state.get('class')!r}")
+    obj = cls(**dict(state.get("config") or {}))
+    obj._restore(state)
+    return obj
