@@ -63,6 +63,8 @@ on this kind of machine (see ../shared/reference/vllm-cpu.md):
   so KV pressure and preemptions show under modest load (the real run's
   1 GiB cache held 2 M tokens and stayed near 0 %).
 * Startup: ~52 s to ``/health`` 200 with ``--enforce-eager``.
+* KV bytes per token: 2 x 2 layers x 2 KV heads x 32 dims x 2 bytes = 512,
+  as in the reference (1 GiB for 2,097,152 tokens).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class PerformanceProfile:
     decode_per_seq_s: float  # step time added per sequence in the batch
     startup_s: float  # process start to /health 200 (weight loading, compilation)
     gpu_memory_utilization: float = 0.9  # reported in cache_config_info
+    kv_bytes_per_token: int = 0  # KV bytes one token takes (0: unknown); reported in cache_config_info
 
     def __post_init__(self) -> None:
         for field in ("max_num_seqs", "max_num_batched_tokens", "kv_cache_tokens", "block_size", "max_model_len"):
@@ -157,6 +160,7 @@ PROFILES: dict[str, PerformanceProfile] = {
             decode_base_s=6.5e-3,
             decode_per_seq_s=0.055e-3,
             startup_s=60.0,
+            kv_bytes_per_token=131_072,
         ),
         PerformanceProfile(
             name="cpu-tiny",
@@ -171,6 +175,7 @@ PROFILES: dict[str, PerformanceProfile] = {
             decode_per_seq_s=0.3e-3,
             startup_s=52.0,
             gpu_memory_utilization=0.92,
+            kv_bytes_per_token=512,
         ),
     )
 }

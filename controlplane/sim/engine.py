@@ -185,6 +185,7 @@ class ReplicaEngine:
         self._seg_s = 0.0
         self._seg_chunks: list[tuple[_Req, int]] = []
         self._plan_at: float | None = None  # boundary where the scheduler must run next
+        self._slowdown = 1.0
         self.total_preemptions = 0
         self.total_prompt_tokens = 0  # prefill tokens computed (recomputation included)
         self.total_generation_tokens = 0
@@ -207,6 +208,10 @@ class ReplicaEngine:
     @property
     def kv_cache_tokens(self) -> int:
         return self._cap
+
+    @property
+    def kv_used_tokens(self) -> int:
+        return self._kv_used
 
     def __contains__(self, req_id: Hashable) -> bool:
         return req_id in self._reqs
@@ -258,6 +263,15 @@ class ReplicaEngine:
             raise ValueError("kv_cache_tokens: must be >= 1")
         self._run(now, inclusive=False)
         self._cap = int(kv_cache_tokens)
+        self._wake(now)
+
+    def set_slowdown(self, factor: float, now: float) -> None:
+        """Multiply every step's duration by ``factor`` (a degraded replica) from the next
+        step boundary on."""
+        if not factor > 0:
+            raise ValueError(f"factor: must be > 0, got {factor!r}")
+        self._run(now, inclusive=False)
+        self._slowdown = float(factor)
         self._wake(now)
 
     def generated(self, req_id: Hashable, now: float | None = None) -> int:
@@ -450,7 +464,7 @@ class ReplicaEngine:
         if chunks:
             self._seg_t = t
             self._seg_k = 1
-            self._seg_s = p.step_time(nd + len(chunks), ptoks)
+            self._seg_s = p.step_time(nd + len(chunks), ptoks) * self._slowdown
             self._seg_chunks = chunks
             return
         if nd == 0:
@@ -461,7 +475,7 @@ class ReplicaEngine:
             k = max(1, room)
         self._seg_t = t
         self._seg_k = k
-        self._seg_s = p.step_time(nd, 0)
+        self._seg_s = p.step_time(nd, 0) * self._slowdown
 
     def _heap_min(self) -> int:
         heap = self._heap

@@ -245,3 +245,25 @@ def test_shipped_profiles_are_valid_and_consistent():
 def test_profile_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         replace(P, **{field: value})
+
+
+def test_slowdown_multiplies_step_time():
+    e = ReplicaEngine(P)
+    e.set_slowdown(3.0, 0.0)
+    e.submit("a", 0.0, 50, 3)
+    s = finished(drain(e))["a"]
+    # 3 x (prefill step 0.016 + 2 decode steps of 0.011) = 0.114
+    assert s.e2e == pytest.approx(0.114)
+    with pytest.raises(ValueError, match="factor"):
+        e.set_slowdown(0.0, 1.0)
+
+
+def test_shrinking_kv_capacity_preempts():
+    e = ReplicaEngine(P)
+    e.submit("a", 0.0, 100, 200)
+    e.submit("b", 0.0, 100, 200)
+    e.advance(0.5)
+    e.set_kv_capacity(350, 0.5)  # a alone ends at 300 tokens; a and b together need 600
+    events = drain(e)
+    assert [x.req_id for x in events if x.kind == PREEMPTED][0] == "b"
+    assert len(finished(events)) == 2
