@@ -1,0 +1,177 @@
+"""The running controller: builds the loop's parts from settings and schedules it.
+
+Owns: choosing the backends (Prometheus source, Kubernetes or local actuator,
+leader election, policy store), the APScheduler jobs (the tick, forecast fitting
+off the tick path), the controller's /metrics endpoint, and shutting all of it
+down. The decisions themselves are made in :mod:`controlplane.loop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from controlplane.clock import Clock, SystemClock
+from controlplane.config import ControllerConfig
+from controlplane.loop import Advisor, ControlLoop, StaticPolicies
+from controlplane.policy.decision import Decision
+from controlplane.policy.model import LocalTarget, ScalingPolicy, load_policy_yaml
+from controlplane.protocols import Actuator, ReplicaStatus, ScaleResult
+from controlplane.store import Database
+from controlplane.store.decisions import DecisionLog
+from controlplane.telemetry import ControllerMetrics, serve_metrics
+
+__all__ = ["Controller", "RoutingActuator", "load_policies_file"]
+
+log = logging.getLogger(__name__)
+
+
+def load_policies_file(path: str | Path) -> list[ScalingPolicy]:
+    """A YAML file holding one policy, or several as YAML documents separated by ``---``."""
+    import yaml
+
+    text = Path(path).read_text()
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    return [load_policy_yaml(yaml.safe_dump(d)) for d in docs]
+
+
+@dataclass
+class RoutingActuator:
+    """Sends each policy to the actuator for its target kind (kubernetes or local)."""
+
+    kubernetes: Actuator | None = None
+    local: Actuator | None = None
+
+    def _for(self, policy: ScalingPolicy) -> Actuator:
+        backend = self.local if isinstance(policy.target, LocalTarget) else self.kubernetes
+        if backend is None:
+            raise RuntimeError(f"target: no {policy.target.kind} actuator is configured for {policy.name!r}")
+        return backend
+
+    def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
+        return self._for(policy).status(policy, now)
+
+    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
+        return self._for(policy).scale(policy, decision, now)
+
+
+@dataclass
+class Controller:
+    loop: ControlLoop
+    tick_s: float
+    metrics_port: int = 0
+    metrics_addr: str = "127.0.0.1"
+    jobs: Sequence[tuple[str, Callable[[], Any], float]] = ()
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    _scheduler: BackgroundScheduler | None = None
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> Controller:
+        if self.metrics_port:
+            serve_metrics(self.loop.metrics, self.metrics_port, self.metrics_addr)
+        sched = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        # misfire_grace_time: a late tick still runs once (coalesced), never a burst of catch-up ticks.
+        sched.add_job(self._tick, "interval", seconds=self.tick_s, id="tick", misfire_grace_time=int(self.tick_s * 2) or 1)
+        for name, fn, every_s in self.jobs:
+            sched.add_job(fn, "interval", seconds=every_s, id=name, misfire_grace_time=int(every_s))
+        sched.start()
+        self._scheduler = sched
+        return self
+
+    def _tick(self) -> None:
+        try:
+            self.loop.tick()
+        except Exception:
+            log.exception("tick failed")
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        self._stopped.wait(timeout_s)
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        for fn in self.on_stop:
+            try:
+                fn()
+            except Exception:
+                log.exception("shutdown step failed")
+        self._stopped.set()
+
+
+def build_controller(
+    config: ControllerConfig,
+    *,
+    policies: Sequence[ScalingPolicy] | None = None,
+    local: Actuator | None = None,
+    clock: Clock | None = None,
+    advisors: Sequence[Advisor] = (),
+) -> Controller:
+    """Wire a controller from settings; ``policies`` and ``local`` override the file and the defaults."""
+    from controlplane.sources.prometheus import PrometheusSource
+
+    clock = clock or SystemClock()
+    db = Database(config.loop.database)
+    if policies is None:
+        policies = load_policies_file(config.loop.policies_file) if config.loop.policies_file else []
+    actuator = RoutingActuator(local=local)
+    on_stop: list[Callable[[], None]] = [db.close]
+    leadership: Any = None
+    if config.kubernetes.enabled:
+        from controlplane.actuate.kubeclient import make_api_client
+        from controlplane.actuate.kubernetes import ActuatorSettings, KubernetesActuator
+
+        api = make_api_client(
+            config.kubernetes.host,
+            kubeconfig=config.kubernetes.kubeconfig,
+            in_cluster=None if config.kubernetes.host else config.kubernetes.in_cluster,
+            user_agent="llm-controlplane",
+        )
+        actuator.kubernetes = KubernetesActuator(api, ActuatorSettings(field_manager=config.kubernetes.field_manager))
+        if config.leader.enabled:
+            leadership = _start_leader_election(api, config, on_stop)
+    metrics = ControllerMetrics(identity=config.leader.identity or "local")
+    loop = ControlLoop(
+        policies=StaticPolicies(policies),
+        source=PrometheusSource(config.prometheus.url, timeout_s=config.prometheus.timeout_s),
+        actuator=actuator,
+        log=DecisionLog(db),
+        metrics=metrics,
+        clock=clock,
+        advisors=advisors,
+    )
+    if leadership is not None:
+        loop.leadership = leadership
+    return Controller(
+        loop=loop,
+        tick_s=config.loop.tick_s,
+        metrics_port=config.loop.metrics_port,
+        metrics_addr=config.loop.metrics_addr,
+        on_stop=on_stop,
+    )
+
+
+def _start_leader_election(api: Any, config: ControllerConfig, on_stop: list[Callable[[], None]]) -> Any:
+    import os
+
+    from controlplane.actuate.leader import LeaderElector
+
+    s = config.leader
+    elector = LeaderElector(
+        api,
+        namespace=s.namespace,
+        name=s.lease_name,
+        identity=s.identity or os.environ.get("HOSTNAME", "controlplane"),
+        lease_duration_s=s.lease_duration_s,
+        renew_deadline_s=s.renew_deadline_s,
+        retry_period_s=s.retry_period_s,
+    )
+    elector.start()
+    on_stop.append(elector.stop)
+    return elector
