@@ -40,7 +40,7 @@ __all__ = [
     "family",
     "names_for",
     "Selector",
-    "local_job_name",
+    "LOCAL_JOB",
     "escape_label_value",
 ]
 
@@ -398,6 +398,12 @@ _CP_LIST = [
     ),
     MetricFamily("controlplane_pending_replicas", "gauge", "replicas", "Replicas still starting.", _PT),
     MetricFamily(
+        "controlplane_min_replicas", "gauge", "replicas", "The policy's replica floor (min_replicas).", _PT
+    ),
+    MetricFamily(
+        "controlplane_max_replicas", "gauge", "replicas", "The policy's replica ceiling (max_replicas).", _PT
+    ),
+    MetricFamily(
         "controlplane_owner_conflict",
         "gauge",
         "0/1",
@@ -453,9 +459,9 @@ def escape_label_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def local_job_name(group: str) -> str:
-    """Prometheus ``job`` of a local replica group's scrape targets (the file_sd job)."""
-    return f"vllm-{group}"
+# Local mode: every replica group is scraped under one file_sd job; the local
+# actuator labels each target with ``group`` and ``replica`` (its process name).
+LOCAL_JOB = "vllm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,7 +470,7 @@ class Selector:
 
     ``matchers`` select the vLLM series; ``gpu_matchers`` the DCGM series (which
     carry pod labels but no ``model_name``); ``up_matchers`` the scrape targets.
-    ``replica_label`` tells replicas apart (``pod`` on Kubernetes, ``instance``
+    ``replica_label`` tells replicas apart (``pod`` on Kubernetes, ``replica``
     for local processes). Build one with :meth:`kubernetes` or :meth:`local`.
     """
 
@@ -508,11 +514,11 @@ class Selector:
         )
 
     @staticmethod
-    def local(group: str, model_name: str | None = None, job: str | None = None) -> Selector:
-        """Series of a local replica group, scraped under one ``job``."""
-        j = (("job", "=", job or local_job_name(group)),)
-        vllm = j + ((("model_name", "=", model_name),) if model_name else ())
-        return Selector(matchers=vllm, gpu_matchers=j, up_matchers=j, replica_label="instance")
+    def local(group: str, model_name: str | None = None, job: str = LOCAL_JOB) -> Selector:
+        """Series of a local replica group: the file_sd ``job`` and the target label ``group``."""
+        g = (("job", "=", job), ("group", "=", group))
+        vllm = g + ((("model_name", "=", model_name),) if model_name else ())
+        return Selector(matchers=vllm, gpu_matchers=g, up_matchers=g, replica_label="replica")
 
     @staticmethod
     def for_target(target: KubernetesTarget | LocalTarget) -> Selector:
