@@ -410,7 +410,9 @@ _CP_LIST = [
         "1 while something else (an HPA, a person) also scales the target; the controller hands off.",
         _PT,
     ),
-    MetricFamily("controlplane_decisions_total", "counter", "decisions", "Decisions taken.", _PT + ("valid",)),
+    MetricFamily(
+        "controlplane_decisions_total", "counter", "decisions", "Decisions taken.", _PT + ("valid",)
+    ),
     MetricFamily("controlplane_ticks_total", "counter", "ticks", "Control ticks completed."),
     MetricFamily(
         "controlplane_last_tick_timestamp_seconds", "gauge", "s", "Unix time the last control tick ended."

@@ -76,7 +76,10 @@ def test_every_counter_is_named_with_total_and_no_name_repeats() -> None:
 
 
 def test_series_suffix_only_for_histograms() -> None:
-    assert VLLM["vllm:time_to_first_token_seconds"].series("_bucket") == "vllm:time_to_first_token_seconds_bucket"
+    assert (
+        VLLM["vllm:time_to_first_token_seconds"].series("_bucket")
+        == "vllm:time_to_first_token_seconds_bucket"
+    )
     with pytest.raises(ValueError, match="not a histogram"):
         VLLM["vllm:num_requests_waiting"].series("_bucket")
 
@@ -115,13 +118,15 @@ def test_catalog_matches_the_real_vllm_exposition() -> None:
 # --- Selector -----------------------------------------------------------------
 
 
-def test_local_selector_uses_the_group_job() -> None:
-    # job "vllm-<group>" is the file_sd job the local actuator writes targets under.
+def test_local_selector_uses_the_job_and_group_label() -> None:
+    # The local actuator publishes replicas as file_sd targets of job "vllm", labelled group/replica.
     sel = Selector.local("chat")
-    assert sel.render() == '{job="vllm-chat"}'
-    assert sel.render(("finished_reason", "=", "error")) == '{job="vllm-chat",finished_reason="error"}'
-    assert Selector.local("chat", model_name="tiny").render() == '{job="vllm-chat",model_name="tiny"}'
-    assert sel.replica_label == "instance"
+    assert sel.render() == '{job="vllm",group="chat"}'
+    assert (
+        sel.render(("finished_reason", "=", "error")) == '{job="vllm",group="chat",finished_reason="error"}'
+    )
+    assert Selector.local("chat", model_name="tiny").render() == '{job="vllm",group="chat",model_name="tiny"}'
+    assert sel.replica_label == "replica"
 
 
 def test_kubernetes_selector_by_model_name_or_pod_names() -> None:
@@ -138,7 +143,7 @@ def test_selector_for_policy_targets() -> None:
     k = Selector.for_target(KubernetesTarget(namespace="ns", deployment="d", model_name="m"))
     assert k.render() == '{namespace="ns",model_name="m"}'
     assert (k.namespace, k.deployment) == ("ns", "d")
-    assert Selector.for_target(LocalTarget(group="g")).render() == '{job="vllm-g"}'
+    assert Selector.for_target(LocalTarget(group="g")).render() == '{job="vllm",group="g"}'
 
 
 @pytest.mark.parametrize(

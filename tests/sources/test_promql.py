@@ -10,7 +10,7 @@ from controlplane.signals import SIGNAL_UNITS
 
 LOCAL = Selector.local("chat")
 K8S = Selector.kubernetes("serving", "llama", model_name="m")
-S = '{job="vllm-chat"}'
+S = '{job="vllm",group="chat"}'
 
 
 @pytest.mark.parametrize(
@@ -30,13 +30,17 @@ def test_duration_rejects_nonpositive() -> None:
 CASES = [
     ("request_rate", promql.request_rate(LOCAL, 60), f"sum(rate(vllm:request_success_total{S}[60s]))"),
     ("prompt_tokens", promql.prompt_tokens_rate(LOCAL, 30), f"sum(rate(vllm:prompt_tokens_total{S}[30s]))"),
-    ("gen_tokens", promql.generation_tokens_rate(LOCAL, 30), f"sum(rate(vllm:generation_tokens_total{S}[30s]))"),
+    (
+        "gen_tokens",
+        promql.generation_tokens_rate(LOCAL, 30),
+        f"sum(rate(vllm:generation_tokens_total{S}[30s]))",
+    ),
     ("waiting", promql.waiting_requests(LOCAL), f"sum(vllm:num_requests_waiting{S})"),
     ("running", promql.running_requests(LOCAL), f"sum(vllm:num_requests_running{S})"),
     (
         "waiting_by_replica",
         promql.by_replica("vllm:num_requests_waiting", LOCAL),
-        f"sum by (instance) (vllm:num_requests_waiting{S})",
+        f"sum by (replica) (vllm:num_requests_waiting{S})",
     ),
     (
         "kv_by_pod_with_alias",
@@ -79,7 +83,7 @@ CASES = [
     (
         "error_ratio",
         promql.error_ratio(LOCAL, 60),
-        '(sum(rate(vllm:request_success_total{job="vllm-chat",finished_reason=~"error|abort"}[60s]))'
+        '(sum(rate(vllm:request_success_total{job="vllm",group="chat",finished_reason=~"error|abort"}[60s]))'
         f" or vector(0)) / sum(rate(vllm:request_success_total{S}[60s]))",
     ),
     ("preemptions", promql.preemption_rate(LOCAL, 60), f"sum(rate(vllm:num_preemptions_total{S}[60s]))"),
@@ -133,7 +137,10 @@ def test_signal_queries_cover_every_prometheus_signal() -> None:
     queries = promql.signal_queries(LOCAL, 60)
     assert set(queries) == set(SIGNAL_UNITS) - {"log_error_rate"}
     assert queries["ready_replicas"].freshness_family == "up"
-    assert promql.signal_queries(K8S, 60)["ready_replicas"].freshness_family == "kube_deployment_status_replicas_ready"
+    assert (
+        promql.signal_queries(K8S, 60)["ready_replicas"].freshness_family
+        == "kube_deployment_status_replicas_ready"
+    )
 
 
 @pytest.mark.parametrize(
