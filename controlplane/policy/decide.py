@@ -18,9 +18,9 @@ The pipeline, in order; every step that moves the number names itself as the
                       at least ready + 1; raise-only; ignored without load.
 6. ``apply_floors``   predictive / scheduled floors; raise-only.
 7. ``apply_guard``    an anomaly guard holds scale-up at current.
-8. ``apply_scale_to_zero``  1 -> 0 only after the idle period; 0 -> 1 on activation.
-9. ``stabilize``      HPA windows: scale down to the highest, up to the lowest
+8. ``stabilize``      HPA windows: scale down to the highest, up to the lowest
                       recommendation in the window; cautious after a restart.
+9. ``apply_scale_to_zero``  1 -> 0 only after the idle period; 0 -> 1 on activation.
 10. ``apply_pending`` replicas still starting count as supply.
 11. ``limit_steps``   at most +max(pods, percent) up, -min(pods, percent) down.
 12. ``apply_bounds``  min/max replicas, narrowed by active schedule windows.
@@ -103,8 +103,9 @@ def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: Re
     """Every (signal, why) that makes this tick's data unusable, in a fixed order.
 
     Per-replica readings are not required where no replica can report them:
-    KV-cache usage with no ready replica, latency with no replica at all or
-    with verified zero load (a p95 over no requests is undefined, not high).
+    KV-cache usage and latency with no ready replica, and latency with verified
+    zero load (a p95 over no requests is undefined, not high). A value that is
+    NaN, infinite or negative is as unusable as a missing one.
     """
     problems: list[tuple[str, str]] = []
     needed = list(LOAD_FIELDS)
@@ -118,13 +119,15 @@ def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: Re
     no_load = all(r.ok and r.value == 0 for r in loads)
     for fld, _, _ in SLO_CHECKS.values():
         reading = getattr(signals, fld)
-        if status.spec == 0 or (no_load and not reading.ok):
+        if ready == 0 or (no_load and not reading.ok):
             continue
         needed.append(fld)
     for fld in needed:
         reading = getattr(signals, fld)
         if not reading.ok:
             problems.append((fld, f"{fld} missing: {reading.reason}"))
+        elif not math.isfinite(reading.value) or reading.value < 0:
+            problems.append((fld, f"{fld} unusable: value {reading.value}"))
         elif reading.stale(now, policy.max_signal_age_s):
             age = now - (reading.at or now)
             problems.append((fld, f"{fld} stale: sample {age:.0f} s old > max_signal_age_s {policy.max_signal_age_s:g}"))
@@ -259,7 +262,7 @@ def apply_scale_to_zero(
         if idle_for < s2z.idle_period_s:
             tally.bind(1, "idle_period", f"idle {idle_for:.0f} s < idle_period_s {s2z.idle_period_s:g}: keep one")
         else:
-            tally.reasons.append(f"idle {idle_for:.0f} s >= idle_period_s {s2z.idle_period_s:g}: scale to zero")
+            tally.bind(0, "scale_to_zero", f"idle {idle_for:.0f} s >= idle_period_s {s2z.idle_period_s:g}")
 
 
 def stabilize(policy: ScalingPolicy, state: DecisionState, now: float, current: int, tally: _Tally) -> None:
@@ -295,13 +298,17 @@ def stabilize(policy: ScalingPolicy, state: DecisionState, now: float, current: 
 
 def apply_pending(status: ReplicaStatus, tally: _Tally) -> None:
     """Replicas still starting are supply on the way: an ask they already cover
-    (more than ready, at most spec) keeps spec rather than adding or churning pods."""
-    if status.pending > 0 and status.ready < tally.value <= status.spec:
+    (more than ready, less than spec) keeps spec rather than churning a starting pod."""
+    if status.pending <= 0 or tally.value <= status.ready:
+        return
+    if tally.value < status.spec:
         tally.bind(
             status.spec,
             "pending_guard",
             f"{status.ready} ready + {status.pending} starting already cover the ask of {tally.value}",
         )
+    elif tally.value == status.spec:
+        tally.reasons.append(f"{status.ready} ready + {status.pending} starting already cover the ask of {tally.value}")
 
 
 def limit_steps(steps: StepLimits, current: int, tally: _Tally) -> None:
@@ -432,9 +439,9 @@ def decide(
     apply_slo(policy, signals, status, load, tally)
     apply_floors(floors, tally)
     apply_guard(guard, current, tally)
-    apply_scale_to_zero(policy, state, now, current, load, tally)
     state = state.recommend(now, tally.value)
     stabilize(policy, state, now, current, tally)
+    apply_scale_to_zero(policy, state, now, current, load, tally)
     apply_pending(status, tally)
     limit_steps(policy.steps, current, tally)
     apply_bounds(bounds, tally)

@@ -63,12 +63,18 @@ def enabled_targets(targets: SignalTargets) -> dict[str, float]:
 
 
 def demand_totals(targets: Mapping[str, float], signals: Signals, ready: int) -> Observation:
-    """This tick's demand per enabled signal; the caller has checked every reading is present."""
+    """This tick's demand per enabled signal; the caller has checked the readings.
+
+    KV-cache demand with no ready replica is a true zero (no replica holds any
+    cache), not a missing reading read as zero.
+    """
     totals: list[tuple[str, float]] = []
     for name in targets:
         value = getattr(signals, SIGNAL_FIELDS[name]).value
-        assert value is not None
-        totals.append((name, value * ready if name == "kv_cache_usage" else value))
+        if name == "kv_cache_usage":
+            totals.append((name, value * ready if ready and value is not None else 0.0))
+        elif value is not None:
+            totals.append((name, value))
     return Observation(signals.collected_at, tuple(totals))
 
 
