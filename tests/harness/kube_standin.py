@@ -31,6 +31,7 @@ Test controls (all thread-safe)::
         kube.fail_next(2, code=503, method="PATCH", path="/scale")
         kube.fail_next(1, kind="timeout", delay_s=2.0, path="/scale")  # no answer, not applied
         kube.fail_next(1, kind="slow", delay_s=2.0, path="/scale")     # applied, answer late
+        kube.before_next(lambda: kube.touch("chat"), method="PATCH")   # rv moves under a client
         kube.requests("PATCH", "/scale")           # [RequestRecord(method, path, query, body, ...)]
         kube.lease("controlplane-leader"), kube.events()
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -102,7 +104,7 @@ class KubeStandIn:
     def start(self) -> KubeStandIn:
         handler = type("BoundApiHandler", (ApiHandler,), {"standin": self})
         self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kube-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -325,6 +327,26 @@ class KubeStandIn:
     ) -> None:
         """Make the next ``count`` requests matching method and path substring fail (see faults.py)."""
         self.controls.add_fault(Fault(count, kind, code, delay_s, method, path, message))
+
+    def before_next(
+        self,
+        action: Callable[[], None],
+        *,
+        count: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Run ``action`` just before the next ``count`` matching requests are served."""
+        self.controls.add_fault(Fault(count, "before", method=method, path=path, action=action))
+
+    def touch(self, name: str, namespace: str = "default", manager: str = "kubectl") -> None:
+        """Someone else writes the Deployment without changing replicas (an annotation): only its rv moves."""
+        with self.store.lock:
+            current = self.read(DEPLOYMENTS, namespace, name)
+            meta = current["metadata"]
+            annotations = {**(meta.get("annotations") or {}), "touched-by": manager}
+            new = {**current, "metadata": {**meta, "annotations": annotations}}
+            self.updated(DEPLOYMENTS, namespace, name, current, new, manager, None)
 
     def requests(self, method: str | None = None, path_contains: str | None = None) -> list[RequestRecord]:
         return self.controls.requests(method, path_contains)

@@ -13,17 +13,21 @@ Fault kinds:
 - ``slow``: apply the request, then hold the answer for ``delay_s`` (a write that
   committed but whose answer the client gave up on: the dangerous case for
   duplicate writes).
+- ``before``: run ``action`` (another writer's change), then serve the request
+  normally: the way to make a real resourceVersion race happen between a
+  client's read and its write.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Controls", "Fault", "RequestRecord"]
 
-_FAULT_KINDS = ("status", "timeout", "slow")
+_FAULT_KINDS = ("status", "timeout", "slow", "before")
 
 
 @dataclass(slots=True)
@@ -35,6 +39,7 @@ class Fault:
     method: str | None = None
     path: str | None = None
     message: str = ""
+    action: Callable[[], None] | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:

@@ -112,9 +112,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.standin.stopping.wait(fault.delay_s)
             self.close_connection = True
             return
+        if fault is not None and fault.kind == "before" and fault.action is not None:
+            fault.action()
         code, body = self._dispatch(split.path, query, rec)
         controls.record(rec)
-        if fault is not None:
+        if fault is not None and fault.kind == "slow":
             self.standin.stopping.wait(fault.delay_s)
         self._reply(rec, code, body)
 

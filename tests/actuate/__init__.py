@@ -1,0 +1,1 @@
+"""Tests of Kubernetes actuation: the actuator, leader election and the API server stand-in."""
