@@ -147,7 +147,7 @@ class ControlLoop:
                 self.log.append(decision, result)
         except Exception:
             log.exception("could not record decision for %s", key)
-        self.metrics.observe(decision, status, result)
+        self.metrics.observe(decision, status, result, signals)
         if self.on_decision is not None:
             self.on_decision(decision, result)
         return decision

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from controlplane import catalog
 from controlplane.policy.decision import Decision
 from controlplane.protocols import ReplicaStatus, ScaleResult
+from controlplane.signals import Signals
 
 __all__ = ["ControllerMetrics", "serve_metrics"]
 
@@ -72,7 +73,9 @@ class ControllerMetrics:
         finally:
             self.step_duration.labels(name).observe(time.perf_counter() - start)
 
-    def observe(self, decision: Decision, status: ReplicaStatus, result: ScaleResult | None) -> None:
+    def observe(
+        self, decision: Decision, status: ReplicaStatus, result: ScaleResult | None, signals: Signals | None = None
+    ) -> None:
         lv = (decision.policy, decision.target)
         self.current.labels(*lv).set(status.spec)
         self.ready.labels(*lv).set(status.ready)
@@ -87,8 +90,9 @@ class ControllerMetrics:
             self.binding.remove(*lv, previous)
         self.binding.labels(*lv, decision.binding).set(1)
         self._bindings[lv] = decision.binding
-        for name, reading in decision.inputs.get("missing", {}).items():
-            self.signal_missing.labels(*lv, name).set(1 if reading else 0)
+        if signals is not None:
+            for name, reading in signals.readings().items():
+                self.signal_missing.labels(*lv, name).set(0 if reading.ok else 1)
         if result is not None and result.patched:
             direction = "up" if result.replicas > status.spec else "down"
             self.scale_events.labels(*lv, direction).inc()
