@@ -278,6 +278,8 @@ class StateModel(QuantileForecaster):
         """Estimate on ``grid[:split]``, walk the rest; keep the errors as the bands."""
         step = grid.step_s
         need = self.min_head(step)
+        if split > len(grid):
+            raise NotApplicable(f"{self.name}: needs {need} slots of history, has {len(grid)}")
         if split < need:
             raise NotApplicable(f"{self.name}: needs {need} slots of history before the backtest, has {split}")
         values = grid.values
