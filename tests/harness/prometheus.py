@@ -1,0 +1,237 @@
+"""A real Prometheus (the Debian ``prometheus`` binary) on 127.0.0.1 for tests.
+
+Fixtures (registered in tests/conftest.py):
+
+``prometheus``
+    One running server for the test, no targets yet, 1 s scrape and rule
+    evaluation. Give it targets with ``prometheus.set_targets("vllm",
+    ["127.0.0.1:8001", ...])``: each job reads its own file_sd file, re-read
+    by Prometheus within about 5 s (its discovery manager sends target updates
+    at most every 5 s, also the first time), so a test can add and remove
+    replicas while running. Wait with ``wait_for_up(job, n)``.
+``prometheus_factory``
+    ``start(jobs=..., targets={job: [...]}, labels={...}, rule_files=...,
+    alertmanager_url=...)`` for tests that need initial targets, rules, an
+    Alertmanager, or several servers; all are stopped at teardown.
+
+The server runs in a temp dir (config, file_sd files, TSDB), listens on a free
+port, and is stopped by PID: SIGTERM, then SIGKILL after 10 s. Tests using it
+skip when the binary is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+__all__ = ["PrometheusServer", "prometheus", "prometheus_factory", "PROMETHEUS_BIN"]
+
+PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrometheusServer:
+    """One Prometheus process; ``url`` is its HTTP API root."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        jobs: Sequence[str] = ("vllm",),
+        targets: dict[str, Sequence[str]] | None = None,
+        labels: dict[str, str] | None = None,
+        rule_files: Sequence[str | Path] = (),
+        alertmanager_url: str | None = None,
+        interval_s: int = 1,
+        extra_scrape_configs: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.jobs = list(jobs)
+        self.interval_s = interval_s
+        self._rules = [str(Path(r).resolve()) for r in rule_files]
+        self._alertmanager = alertmanager_url
+        self._extra = list(extra_scrape_configs)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "prometheus.log"
+        for job in self.jobs:
+            self.set_targets(job, (targets or {}).get(job, []), labels)
+        self._write_config()
+
+    # -- configuration -----------------------------------------------------------
+
+    def targets_file(self, job: str) -> Path:
+        return self.workdir / f"targets-{job}.json"
+
+    def set_targets(self, job: str, targets: Sequence[str], labels: dict[str, str] | None = None) -> None:
+        """Replace ``job``'s targets (``host:port``); written atomically so Prometheus never reads half a file."""
+        if job not in self.jobs:
+            raise ValueError(f"job: {job!r} is not one of {self.jobs}")
+        doc = [{"targets": list(targets), "labels": dict(labels or {})}] if targets else []
+        tmp = self.targets_file(job).with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, self.targets_file(job))
+
+    def _write_config(self) -> None:
+        every = f"{self.interval_s}s"
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": every, "evaluation_interval": every, "scrape_timeout": every},
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "file_sd_configs": [{"files": [str(self.targets_file(job))], "refresh_interval": "1s"}],
+                }
+                for job in self.jobs
+            ]
+            + self._extra,
+        }
+        if self._rules:
+            config["rule_files"] = self._rules
+        if self._alertmanager:
+            host = self._alertmanager.split("://", 1)[-1].rstrip("/")
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout_s: float = 30.0) -> PrometheusServer:
+        if not os.path.exists(PROMETHEUS_BIN):
+            pytest.skip(f"{PROMETHEUS_BIN} is not installed")
+        cmd = [
+            PROMETHEUS_BIN,
+            f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=1d",
+            "--log.level=warn",
+        ]
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"prometheus not ready within {timeout_s} s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM this server's PID, SIGKILL after 10 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def reload(self) -> None:
+        """Re-read the config and rule files (``POST /-/reload``)."""
+        httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    # -- queries -------------------------------------------------------------------
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query; the API's ``result`` list. Raises on an error answer."""
+        params: dict[str, Any] = {"query": expr}
+        if at is not None:
+            params["time"] = at
+        r = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10)
+        body = r.json()
+        if body.get("status") != "success":
+            raise RuntimeError(f"query {expr!r} failed: {body.get('error')}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """The single value of an instant query, None when it returned no series."""
+        result = self.query(expr, at)
+        if not result:
+            return None
+        if len(result) != 1:
+            raise AssertionError(f"{expr!r}: {len(result)} series, expected one")
+        return float(result[0]["value"][1])
+
+    def active_targets(self, job: str | None = None) -> list[dict[str, Any]]:
+        r = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"}, timeout=10)
+        targets: list[dict[str, Any]] = r.json()["data"]["activeTargets"]
+        return [t for t in targets if job is None or t["labels"].get("job") == job]
+
+    def wait_for(self, check: Callable[[], bool], timeout_s: float = 20.0, what: str = "condition") -> None:
+        """Poll ``check`` every 0.2 s until it is true; fail with ``what`` after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def wait_for_up(self, job: str, n: int, timeout_s: float = 20.0) -> None:
+        """Until exactly ``n`` of ``job``'s targets have been scraped successfully (``up == 1``)."""
+
+        def ready() -> bool:
+            up = [t for t in self.active_targets(job) if t.get("health") == "up"]
+            return len(up) == n
+
+        self.wait_for(ready, timeout_s, f"{n} healthy targets in job {job}")
+
+
+@pytest.fixture
+def prometheus_factory() -> Iterator[Callable[..., PrometheusServer]]:
+    """``start(**kwargs)`` -> a running :class:`PrometheusServer`; all stopped at teardown."""
+    started: list[PrometheusServer] = []
+    dirs: list[tempfile.TemporaryDirectory[str]] = []
+
+    def start(**kwargs: Any) -> PrometheusServer:
+        d = tempfile.TemporaryDirectory(prefix="cp-prom-")
+        dirs.append(d)
+        server = PrometheusServer(Path(d.name), **kwargs)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+        for d in dirs:
+            d.cleanup()
+
+
+@pytest.fixture
+def prometheus(prometheus_factory: Callable[..., PrometheusServer]) -> PrometheusServer:
+    """A running Prometheus with one file_sd job, ``vllm``, and no targets."""
+    return prometheus_factory()
