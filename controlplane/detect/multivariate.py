@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from controlplane.detect.base import StreamingDetector, finite
 
@@ -51,7 +50,7 @@ class IsolationForestDetector(StreamingDetector):
         self._recent: deque[list[float]] = deque(maxlen=window)
         self._train: list[list[float]] = []
         self._since_fit = 0
-        self._forest: IsolationForest | None = None
+        self._forest: Any = None
         self._median = 0.0
         self._top = 0.0
 
@@ -71,6 +70,8 @@ class IsolationForestDetector(StreamingDetector):
         return [float(v) for v in x]
 
     def _fit(self, rows: list[list[float]]) -> None:
+        from sklearn.ensemble import IsolationForest  # heavy: loaded on the first fit only
+
         self._train = rows
         self._forest = IsolationForest(n_estimators=self.trees, random_state=self.seed).fit(np.asarray(rows))
         train_scores = -self._forest.score_samples(np.asarray(rows))
