@@ -53,7 +53,7 @@ class Observation:
         totals = d.get("totals", {})
         if not isinstance(totals, Mapping):
             raise ValueError("observations.totals: expected a mapping")
-        return Observation(float(d["at"]), tuple(sorted((str(k), float(v)) for k, v in totals.items())))
+        return Observation(_finite("at", d["at"]), tuple((str(k), _finite(str(k), v)) for k, v in totals.items()))
 
 
 def _finite(name: str, value: Any) -> float:
