@@ -39,6 +39,14 @@ class PolicyError(ValueError):
         self.message = message
 
 
+class _FieldError(ValueError):
+    """Raised by cross-field validators so the error names the field, not the model."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,7 +104,7 @@ class Windows(_Strict):
     @model_validator(mode="after")
     def _panic_shorter(self) -> Windows:
         if self.panic_s >= self.stable_s:
-            raise ValueError("panic_s must be shorter than stable_s")
+            raise _FieldError("panic_s", "panic_s must be shorter than stable_s")
         return self
 
 
@@ -134,11 +142,11 @@ class ScheduleWindow(_Strict):
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from exc
+            raise _FieldError("timezone", f"timezone {self.timezone!r} is not an IANA time zone") from exc
         if self.min_replicas is None and self.max_replicas is None:
-            raise ValueError("a schedule window sets min_replicas, max_replicas or both")
+            raise _FieldError("min_replicas", "a schedule window sets min_replicas, max_replicas or both")
         if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
-            raise ValueError("min_replicas must not exceed max_replicas")
+            raise _FieldError("min_replicas", "min_replicas must not exceed max_replicas")
         return self
 
 
@@ -172,9 +180,9 @@ class ScalingPolicy(_Strict):
     @model_validator(mode="after")
     def _bounds(self) -> ScalingPolicy:
         if self.min_replicas > self.max_replicas:
-            raise ValueError("min_replicas must not exceed max_replicas")
+            raise _FieldError("min_replicas", "min_replicas must not exceed max_replicas")
         if self.min_replicas == 0 and not self.scale_to_zero.enabled:
-            raise ValueError("min_replicas 0 needs scale_to_zero.enabled")
+            raise _FieldError("min_replicas", "min_replicas 0 needs scale_to_zero.enabled")
         return self
 
     @property
@@ -200,7 +208,11 @@ def parse_policy(data: Any) -> ScalingPolicy:
         return ScalingPolicy.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise PolicyError(_field_of(tuple(err["loc"])), err["msg"]) from exc
+        loc = tuple(err["loc"])
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, _FieldError):
+            loc += (cause.field,)
+        raise PolicyError(_field_of(loc), err["msg"]) from exc
 
 
 def load_policy_yaml(text: str) -> ScalingPolicy:
