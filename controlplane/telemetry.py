@@ -53,6 +53,8 @@ class ControllerMetrics:
         self.ticks = _metric("controlplane_ticks_total", r)
         self.last_tick = _metric("controlplane_last_tick_timestamp_seconds", r)
         self.leader = _metric("controlplane_leader", r).labels(identity)
+        self.min_replicas = _metric("controlplane_min_replicas", r)
+        self.max_replicas = _metric("controlplane_max_replicas", r)
         self.anomaly_score = _metric("controlplane_anomaly_score", r)
         self.forecast = _metric("controlplane_forecast_request_rate", r)
         self.forecast_error = _metric("controlplane_forecast_error_ratio", r)
@@ -84,6 +86,9 @@ class ControllerMetrics:
         self.owner_conflict.labels(*lv).set(1 if status.owner_conflict else 0)
         if decision.valid:
             self.desired.labels(*lv).set(decision.desired)
+        if decision.bounds != (0, 0):
+            self.min_replicas.labels(*lv).set(decision.bounds[0])
+            self.max_replicas.labels(*lv).set(decision.bounds[1])
         self.decisions.labels(*lv, "true" if decision.valid else "false").inc()
         previous = self._bindings.get(lv)
         if previous is not None and previous != decision.binding:
