@@ -1,0 +1,84 @@
+"""The autoscaler seam of the simulator, our policy behind it, and static provisioning.
+
+Owns: the :class:`Autoscaler` protocol every simulated autoscaler implements,
+:class:`DecideAutoscaler` (the live loop's own
+:func:`controlplane.policy.decide.decide`, imported, never copied) and
+:class:`StaticAutoscaler`. Must not import: any I/O library.
+
+An autoscaler is evaluated every ``sync_period_s`` of simulated time with what it
+can observe (``observes``: ``"prometheus"`` gets the delayed, windowed
+:class:`~controlplane.signals.Signals` of :class:`~controlplane.sim.observe.PromView`;
+``"direct"`` gets the replicas' gauges at that instant, as Knative's autoscaler
+scraping its queue-proxies does) and the replica status, and returns the
+replica count it wants. ``now`` is Unix seconds (simulation epoch + time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from controlplane.policy.decide import decide
+from controlplane.policy.decision import Decision, Proposal
+from controlplane.policy.model import ScalingPolicy
+from controlplane.policy.state import DecisionState
+from controlplane.protocols import ReplicaStatus
+from controlplane.signals import Signals
+
+__all__ = ["Autoscaler", "DecideAutoscaler", "StaticAutoscaler", "FloorSource"]
+
+# (now, signals, status) -> raise-only floors, the hook a predictive policy plugs into.
+FloorSource = Callable[[float, Signals, ReplicaStatus], Sequence[Proposal]]
+
+
+class Autoscaler(Protocol):
+    name: str
+    sync_period_s: float
+    observes: str  # "prometheus" | "direct"
+
+    def step(self, now: float, observed: Signals, status: ReplicaStatus) -> int:
+        """The replica count wanted now (the simulator clamps it to [0, its hard cap])."""
+        ...
+
+
+@dataclass
+class DecideAutoscaler:
+    """Our policy: the live decider fed with simulated Prometheus signals.
+
+    An invalid decision keeps the current count, exactly what the live actuator
+    does. ``floors`` is where a forecast floor (predictive scaling) comes in.
+    """
+
+    policy: ScalingPolicy
+    name: str = "reactive"
+    sync_period_s: float = 15.0
+    floors: FloorSource | None = None
+    observes: str = "prometheus"
+    state: DecisionState = field(default_factory=DecisionState.fresh)
+    decisions: int = 0
+    invalid: int = 0
+    last: Decision | None = None
+
+    def step(self, now: float, observed: Signals, status: ReplicaStatus) -> int:
+        floors = self.floors(now, observed, status) if self.floors is not None else ()
+        decision, self.state = decide(self.policy, observed, self.state, now, status, floors=floors)
+        self.decisions += 1
+        self.last = decision
+        if not decision.valid:
+            self.invalid += 1
+            return status.spec
+        return decision.desired
+
+
+@dataclass
+class StaticAutoscaler:
+    """Static peak provisioning: a fixed count, ready from the start (no cold start)."""
+
+    replicas: int
+    name: str = "static"
+    sync_period_s: float = 3600.0
+    observes: str = "direct"
+
+    def step(self, now: float, observed: Signals, status: ReplicaStatus) -> int:
+        return self.replicas

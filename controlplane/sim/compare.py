@@ -1,0 +1,82 @@
+"""Run several policies over one trace and put their figures side by side.
+
+Owns: :func:`compare` (the runs, the oracle bound, ratios to it) and the
+:class:`Comparison` it returns, which the ``bench autoscale`` command prints,
+writes and charts. Must not import: any I/O library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from controlplane.sim.autoscaler import StaticAutoscaler
+from controlplane.sim.oracle import OracleBound, oracle_bound
+from controlplane.sim.registry import PolicyContext, make_autoscaler
+from controlplane.sim.replay import SimConfig, simulate
+from controlplane.sim.results import RunResult, SloTargets
+from controlplane.traces.model import Trace
+
+__all__ = ["Comparison", "compare"]
+
+
+@dataclass
+class Comparison:
+    trace: str
+    requests: int
+    duration_s: float
+    slo: SloTargets
+    runs: dict[str, RunResult]
+    oracle: OracleBound | None
+    series_step_s: float
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One summary per policy (oracle last), with ``gpu_hours_vs_oracle``."""
+        out: list[dict[str, Any]] = []
+        base = self.oracle.replica_seconds if self.oracle is not None else None
+        for run in self.runs.values():
+            row = run.summary(self.slo)
+            row["gpu_hours_vs_oracle"] = row["replica_seconds"] / base if base else None
+            row["series"] = run.series(self.series_step_s)
+            out.append(row)
+        if self.oracle is not None:
+            row = dict(self.oracle.summary())
+            row["gpu_hours_vs_oracle"] = 1.0
+            row["series"] = {"replicas": self.oracle.series(self.series_step_s)}
+            out.append(row)
+        return out
+
+
+def compare(
+    trace: Trace,
+    policies: Sequence[str],
+    config: SimConfig,
+    ctx: PolicyContext,
+    slo: SloTargets,
+    *,
+    series_step_s: float = 60.0,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> Comparison:
+    """Simulate each named policy (``oracle`` is computed as a bound) under the same config."""
+    runs: dict[str, RunResult] = {}
+    oracle = None
+    for name in policies:
+        if name == "oracle":
+            oracle = oracle_bound(
+                trace,
+                config.profile,
+                ttft_slo_s=slo.ttft_s,
+                objective=slo.objective,
+                startup_s=config.cold_start.bound_s(config.profile),
+                min_replicas=ctx.policy.min_replicas,
+            )
+            continue
+        autoscaler = make_autoscaler(name, ctx)
+        cfg = config
+        if isinstance(autoscaler, StaticAutoscaler):
+            # Provisioned for the peak ahead of time: all replicas ready from t=0.
+            cfg = replace(config, initial_replicas=autoscaler.replicas)
+        progress = (lambda k, _n=name: on_progress(_n, k)) if on_progress is not None else None
+        runs[name] = simulate(trace, autoscaler, cfg, progress)
+    return Comparison(trace.name, len(trace), trace.duration_s, slo, runs, oracle, series_step_s)
