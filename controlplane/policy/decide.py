@@ -44,9 +44,9 @@ from controlplane.policy.windows import (
     enabled_targets,
     panic_step,
     replicas_for,
-    window_means,
+    window_demand,
 )
-from controlplane.signals import Signals
+from controlplane.signals import Reading, Signals
 
 if TYPE_CHECKING:
     from controlplane.protocols import ReplicaStatus
@@ -102,10 +102,11 @@ class _Load:
 def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: ReplicaStatus) -> list[tuple[str, str]]:
     """Every (signal, why) that makes this tick's data unusable, in a fixed order.
 
-    Per-replica readings are not required where no replica can report them:
-    KV-cache usage and latency with no ready replica, and latency with verified
-    zero load (a p95 over no requests is undefined, not high). A value that is
-    NaN, infinite or negative is as unusable as a missing one.
+    Readings are not required where nothing can produce them: KV-cache usage
+    and latency with no ready replica, and a latency p95 over no requests --
+    verified zero load, or a verified zero completion rate while long requests
+    run -- which is undefined, not high. A value that is NaN, infinite or
+    negative is as unusable as a missing one.
     """
     problems: list[tuple[str, str]] = []
     needed = list(LOAD_FIELDS)
@@ -115,11 +116,9 @@ def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: Re
         if fld in needed or (name == "kv_cache_usage" and ready == 0):
             continue
         needed.append(fld)
-    loads = [getattr(signals, f) for f in LOAD_FIELDS]
-    no_load = all(r.ok and r.value == 0 for r in loads)
+    no_requests = all(_is_zero(getattr(signals, f)) for f in LOAD_FIELDS) or _is_zero(signals.request_rate)
     for fld, _, _ in SLO_CHECKS.values():
-        reading = getattr(signals, fld)
-        if ready == 0 or (no_load and not reading.ok):
+        if ready == 0 or (no_requests and not getattr(signals, fld).ok):
             continue
         needed.append(fld)
     for fld in needed:
@@ -135,22 +134,21 @@ def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: Re
 
 
 def propose_from_signals(
-    policy: ScalingPolicy, state: DecisionState, now: float, length_s: float
+    policy: ScalingPolicy, state: DecisionState, now: float
 ) -> tuple[dict[str, float], list[Proposal]]:
-    """Per-signal demand in replica units over one window, and each signal's ask."""
+    """Each enabled signal asks ceil(stable-window mean / per-replica target)."""
     targets = enabled_targets(policy.signals)
-    means = window_means(state, now, length_s, tuple(targets))
-    demand: dict[str, float] = {}
+    length = policy.windows.stable_s
+    demand = window_demand(state, now, length, targets)
     proposals: list[Proposal] = []
     for name, target in targets.items():
-        mean = means.get(name)
-        if mean is None:
-            proposals.append(Proposal(name, None, f"no samples in the {length_s:g} s window"))
+        if name not in demand:
+            proposals.append(Proposal(name, None, f"no samples in the {length:g} s window"))
             continue
-        demand[name] = mean / target
         n = replicas_for(demand[name])
         unit = "ready-replica KV usage" if name == "kv_cache_usage" else name.replace("_", " ")
-        proposals.append(Proposal(name, n, f"{unit} {mean:.4g} / {target:g} per replica -> {n} ({length_s:g} s mean)"))
+        mean = demand[name] * target
+        proposals.append(Proposal(name, n, f"{unit} {mean:.4g} / {target:g} per replica -> {n} ({length:g} s mean)"))
     return demand, proposals
 
 
@@ -159,8 +157,8 @@ def apply_windows(
 ) -> tuple[DecisionState, str]:
     """Stable-window ask, or the panic ask (never below current) while panicking."""
     win = policy.windows
-    stable, proposals = propose_from_signals(policy, state, now, win.stable_s)
-    panic, _ = propose_from_signals(policy, state, now, win.panic_s)
+    stable, proposals = propose_from_signals(policy, state, now)
+    panic = window_demand(state, now, win.panic_s, enabled_targets(policy.signals))
     tally.proposals.extend(proposals)
     if not stable:
         tally.bind(status.spec, "no_signals", "no enabled signal: holding current")
@@ -447,6 +445,10 @@ def decide(
     apply_bounds(bounds, tally)
     tally.reasons.append(f"desired {tally.value} (current {current}), bound by {tally.binding}")
     return _decision(policy, now, status, bounds, signals, valid=True, tally=tally, mode=mode), state
+
+
+def _is_zero(reading: Reading) -> bool:
+    return reading.ok and reading.value == 0
 
 
 def _horizon(policy: ScalingPolicy) -> float:

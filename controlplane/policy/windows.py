@@ -30,6 +30,7 @@ __all__ = [
     "enabled_targets",
     "demand_totals",
     "window_means",
+    "window_demand",
     "replicas_for",
     "PanicStep",
     "panic_step",
@@ -88,6 +89,14 @@ def window_means(state: DecisionState, now: float, length_s: float, names: tuple
                 sums[name] += value
                 counts[name] += 1
     return {n: sums[n] / counts[n] for n in names if counts[n]}
+
+
+def window_demand(
+    state: DecisionState, now: float, length_s: float, targets: Mapping[str, float]
+) -> dict[str, float]:
+    """Per-signal demand in replica units: window mean / per-replica target."""
+    means = window_means(state, now, length_s, tuple(targets))
+    return {name: means[name] / target for name, target in targets.items() if name in means}
 
 
 @dataclass(frozen=True, slots=True)

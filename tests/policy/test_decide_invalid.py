@@ -86,6 +86,12 @@ VALID_ROWS: list[tuple[str, dict[str, Any], Tick]] = [
         {},
         Tick(0, {"waiting": 0, "running": 0, "kv": 0.0, "ttft": Reading.missing("value is nan")}, 2),
     ),
+    # long generations run but none completed in the rate window: e2e p95 has no samples
+    (
+        "e2e-missing-with-zero-completion-rate",
+        {},
+        Tick(0, {**QUIET, "running": 6, "rate": 0.0, "e2e": Reading.missing("value is nan")}, 2),
+    ),
     # all replicas still starting: no replica can report KV usage or latency
     (
         "kv-and-latency-missing-with-none-ready",
@@ -101,6 +107,13 @@ VALID_ROWS: list[tuple[str, dict[str, Any], Tick]] = [
 def test_explainable_gaps_stay_valid(pol: dict[str, Any], final: Tick) -> None:
     decision = run(policy(**pol), warm(QUIET, 2), final)
     assert decision.valid, decision.reasons
+
+
+def test_latency_missing_with_completions_is_invalid() -> None:
+    # 0.5 requests/s completed, yet no e2e p95: the latency series is broken
+    final = Tick(0, {**QUIET, "rate": 0.5, "e2e": Reading.missing("series absent")}, 2)
+    decision = run(policy(), warm(QUIET, 2), final)
+    assert not decision.valid and decision.binding == "invalid:e2e_p95"
 
 
 def test_latency_missing_under_load_is_invalid() -> None:
