@@ -10,20 +10,21 @@ The pipeline, in order; every step that moves the number names itself as the
 
 1. ``check_inputs``   owner conflict, or a missing/NaN/stale input any enabled
                       signal or SLO check needs -> invalid, desired = current.
-2. override           an unexpired pin or pause decides alone.
-3. ``propose_from_signals``  each signal asks ceil(window mean / per-replica target).
-4. ``apply_windows``  stable-window ask, or in panic the panic-window ask and
-                      never below current (Knative KPA).
-5. ``apply_slo``      a latency p95 over target asks for more in proportion,
+2. override           an unexpired pin or pause decides alone, even on invalid
+                      data (an owner conflict still wins).
+3. ``apply_windows``  each signal asks ceil(stable-window mean / per-replica
+                      target) (``propose_from_signals``); in panic the panic-window
+                      peak, never below current (Knative KPA).
+4. ``apply_slo``      a latency p95 over target asks for more in proportion,
                       at least ready + 1; raise-only; ignored without load.
-6. ``apply_floors``   predictive / scheduled floors; raise-only.
-7. ``apply_guard``    an anomaly guard holds scale-up at current.
-8. ``stabilize``      HPA windows: scale down to the highest, up to the lowest
+5. ``apply_floors``   predictive / scheduled floors; raise-only.
+6. ``apply_guard``    an anomaly guard holds scale-up at current.
+7. ``stabilize``      HPA windows: scale down to the highest, up to the lowest
                       recommendation in the window; cautious after a restart.
-9. ``apply_scale_to_zero``  1 -> 0 only after the idle period; 0 -> 1 on activation.
-10. ``apply_pending`` replicas still starting count as supply.
-11. ``limit_steps``   at most +max(pods, percent) up, -min(pods, percent) down.
-12. ``apply_bounds``  min/max replicas, narrowed by active schedule windows.
+8. ``apply_scale_to_zero``  1 -> 0 only after the idle period; 0 -> 1 on activation.
+9. ``apply_pending``  replicas still starting count as supply.
+10. ``limit_steps``  at most +max(pods, percent) up, -min(pods, percent) down.
+11. ``apply_bounds`` min/max replicas, narrowed by active schedule windows.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _Tally:
     binding: str
     reasons: list[str] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
+    latency_without_load: list[str] = field(default_factory=list)
 
     def bind(self, value: int, binding: str, reason: str) -> None:
         self.value, self.binding = value, binding
@@ -213,6 +215,7 @@ def apply_slo(policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, lo
             )
             tally.proposals.append(Proposal(source, None, note))
             tally.reasons.append(f"slo_without_load: {note}")
+            tally.latency_without_load.append(source)
             continue
         overshoot = observed / target
         ask = max(ready + 1, replicas_for(ready * overshoot))
@@ -342,11 +345,14 @@ def apply_bounds(bounds: Bounds, tally: _Tally) -> None:
         tally.bind(bounds.min_replicas, bounds.min_source, f"{bounds.min_source} min {bounds.min_replicas}")
 
 
-def _inputs(signals: Signals, status: ReplicaStatus, bounds: Bounds) -> dict[str, Any]:
+def _inputs(signals: Signals, status: ReplicaStatus, bounds: Bounds, tally: _Tally) -> dict[str, Any]:
+    """What the decision saw; ``latency_without_load`` lists SLO checks over target
+    with no load behind them, a fault rather than demand, for the anomaly guard."""
     return {
         "signals": {k: r.value for k, r in signals.readings().items() if r.ok},
         "status": {"spec": status.spec, "ready": status.ready, "pending": status.pending},
         "schedule": list(bounds.windows),
+        "latency_without_load": list(tally.latency_without_load),
     }
 
 
@@ -373,7 +379,7 @@ def _decision(
         proposals=tuple(tally.proposals),
         mode=mode,
         bounds=(bounds.min_replicas, bounds.max_replicas),
-        inputs=_inputs(signals, status, bounds),
+        inputs=_inputs(signals, status, bounds, tally),
         shadow=policy.mode == "shadow",
     )
 

@@ -383,6 +383,7 @@ def test_decide(case: Case) -> None:
 def test_slo_without_load_is_reported() -> None:
     decision = run(policy(), warm(QUIET, 1), Tick(0, load(running=1, ttft=9.0), 1))
     assert any(r.startswith("slo_without_load:") for r in decision.reasons)
+    assert decision.inputs["latency_without_load"] == ["slo_ttft"]
     ttft = next(p for p in decision.proposals if p.source == "slo_ttft")
     assert ttft.replicas is None and "not a capacity problem" in ttft.detail
 
