@@ -153,7 +153,8 @@ class KubernetesActuator:
         )
         spec = dep.spec.replicas if dep.spec and dep.spec.replicas is not None else 1
         ready = (dep.status.ready_replicas or 0) if dep.status else 0
-        conflict = self._check_owner(policy, spec, dep.metadata.uid, now, _replicas_manager(dep))
+        uid = dep.metadata.uid if dep.metadata else None
+        conflict = self._check_owner(policy, spec, uid, now, _replicas_manager(dep))
         return ReplicaStatus(
             spec=spec, ready=ready, pending=max(0, spec - ready), owner_conflict=conflict, observed_at=now
         )
@@ -179,9 +180,10 @@ class KubernetesActuator:
                     name, ns, _request_timeout=cfg.request_timeout_s
                 )
                 spec = int(scale.spec.replicas if scale.spec and scale.spec.replicas is not None else 0)
+                meta = scale.metadata or client.V1ObjectMeta()
                 # our own unanswered write may have landed: that count is ours, not an outside change
                 if not (uncertain and spec == desired):
-                    conflict = self._check_owner(policy, spec, scale.metadata.uid, now, None, with_hpa=first)
+                    conflict = self._check_owner(policy, spec, meta.uid, now, None, with_hpa=first)
                     if conflict:
                         return ScaleResult(
                             False,
@@ -208,7 +210,7 @@ class KubernetesActuator:
                     )
                 return ScaleResult(False, desired, f"already at {desired}: no patch", patches)
             body = {
-                "metadata": {"resourceVersion": scale.metadata.resource_version},
+                "metadata": {"resourceVersion": meta.resource_version},
                 "spec": {"replicas": desired},
             }
             patches += 1
@@ -345,7 +347,8 @@ class KubernetesActuator:
                 and ref.name == name
                 and (ref.api_version or "apps/").startswith("apps/")
             ):
-                return f"HorizontalPodAutoscaler {hpa.metadata.name} also scales deployment {name}"
+                hpa_name = hpa.metadata.name if hpa.metadata else "?"
+                return f"HorizontalPodAutoscaler {hpa_name} also scales deployment {name}"
         return None
 
 

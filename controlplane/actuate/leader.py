@@ -254,7 +254,7 @@ class LeaderElector:
             self._other_holds = True
             return False
         if rec.holder == self.identity:
-            spec = self._spec(lease.spec.acquire_time or self._wall(), rec.transitions)
+            spec = self._spec((lease.spec and lease.spec.acquire_time) or self._wall(), rec.transitions)
         else:
             spec = self._spec(self._wall(), rec.transitions + 1)
         lease.spec = spec
@@ -287,7 +287,7 @@ class LeaderElector:
         cfg = self.config
         try:
             lease = self._coord.read_namespaced_lease(cfg.name, cfg.namespace, _request_timeout=cfg.timeout_s)
-            if (lease.spec.holder_identity if lease.spec else None) != self.identity:
+            if lease.spec is None or lease.spec.holder_identity != self.identity:
                 return
             lease.spec = client.V1LeaseSpec(
                 holder_identity="",
