@@ -114,11 +114,13 @@ class StreamingDetector:
 
 
 class RestPeriod:
-    """Quiet time after a strong score, so one event raises one alert.
+    """Quiet time after a strong score, so one incident raises one alert.
 
-    A score is passed through only if no raw score in the previous ``ticks``
-    reached ``level``; otherwise 0 is returned. Operators get one alert per
-    incident, and NAB charges every repeated detection outside a window.
+    A raw score at or above ``level`` starts (or extends) a rest of ``ticks``
+    samples. During a rest a score is passed through only if it beats the
+    strongest raw score of the rest so far (a clearly bigger event still gets
+    through); otherwise 0 is returned. Operators get one alert per incident,
+    and NAB charges every repeated detection outside a window.
     """
 
     def __init__(self, ticks: int, level: float) -> None:
@@ -127,17 +129,22 @@ class RestPeriod:
         self.ticks = ticks
         self.level = level
         self._since_strong: int | None = None
+        self._peak = 0.0
 
     def apply(self, raw: float) -> float:
         quiet = self._since_strong is None or self._since_strong >= self.ticks
         if self._since_strong is not None:
             self._since_strong += 1
+        out = raw if quiet or raw > self._peak else 0.0
         if raw >= self.level:
+            self._peak = raw if quiet else max(self._peak, raw)
             self._since_strong = 0
-        return raw if quiet else 0.0
+        return out
 
-    def state(self) -> int | None:
-        return self._since_strong
+    def state(self) -> dict[str, Any]:
+        return {"since_strong": self._since_strong, "peak": self._peak}
 
-    def restore(self, since_strong: int | None) -> None:
-        self._since_strong = None if since_strong is None else int(since_strong)
+    def restore(self, state: dict[str, Any]) -> None:
+        since = state["since_strong"]
+        self._since_strong = None if since is None else int(since)
+        self._peak = float(state["peak"])

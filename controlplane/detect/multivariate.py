@@ -8,9 +8,10 @@ Zhou, 2008; scikit-learn's ``IsolationForest``) is fitted on the last
 ``window`` vectors once ``min_fit`` are available, and refitted only every
 ``refit_every`` samples, never per tick. Scores are calibrated against the
 training set: with ``a`` the forest's anomaly score (higher is stranger),
-``m`` its median and ``top`` its maximum over the training vectors, the
-detector returns ``0.5 * (a - m) / (top - m)`` clipped to [0, 1]: as strange
-as the strangest training vector gives 0.5.
+``m`` its median and ``top`` its 99th percentile over the training vectors,
+the detector returns ``0.5 * (a - m) / (top - m)`` clipped to [0, 1]: as
+strange as the strangest 1% of the training vectors gives 0.5, twice as far
+from the median gives 1.
 
 The saved state holds the exact training vectors and the seed, so a restored
 detector refits the identical forest instead of keeping an opaque model.
@@ -76,7 +77,7 @@ class IsolationForestDetector(StreamingDetector):
         self._forest = IsolationForest(n_estimators=self.trees, random_state=self.seed).fit(np.asarray(rows))
         train_scores = -self._forest.score_samples(np.asarray(rows))
         self._median = float(np.median(train_scores))
-        self._top = float(train_scores.max())
+        self._top = float(np.quantile(train_scores, 0.99))
         self._since_fit = 0
 
     def _score(self, t: float, x: list[float]) -> float:
