@@ -203,7 +203,7 @@ def apply_slo(policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, lo
         observed = getattr(signals, fld).value
         target = float(getattr(policy.slo, attr))
         if observed is None:
-            tally.proposals.append(Proposal(source, None, f"{label}: no requests to measure"))
+            tally.proposals.append(Proposal(source, None, f"{label}: no samples (no requests or no ready replica)"))
             continue
         if observed <= target:
             tally.proposals.append(Proposal(source, None, f"{label} {observed:.3g} s <= {target:g} s: met"))
@@ -248,6 +248,8 @@ def apply_guard(guard: str | None, current: int, tally: _Tally) -> None:
 def apply_scale_to_zero(
     policy: ScalingPolicy, state: DecisionState, now: float, current: int, load: _Load, tally: _Tally
 ) -> None:
+    """Activation (0 <-> 1) is its own threshold, as in KEDA; a forecast floor may
+    still wake a target ahead of its demand."""
     s2z = policy.scale_to_zero
     if not s2z.enabled:
         return
@@ -255,7 +257,7 @@ def apply_scale_to_zero(
         if load.requests >= s2z.activation_requests:
             if tally.value < 1:
                 tally.bind(1, "activation", f"activation: {load.requests:g} requests >= {s2z.activation_requests:g}")
-        elif tally.value > 0:
+        elif tally.value > 0 and not tally.binding.startswith("floor:"):
             tally.bind(0, "activation", f"staying at zero: {load.requests:g} requests < {s2z.activation_requests:g}")
         return
     if tally.value == 0:

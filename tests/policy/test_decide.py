@@ -337,6 +337,16 @@ CASES = [
         "activation",
         pol={**S2Z, "scale_to_zero": {"enabled": True, "activation_requests": 3}},
     ),
+    # below activation, but a forecast floor of 2 wakes the target ahead of demand
+    Case(
+        "s2z-floor-wakes-from-zero",
+        steady(-330, -15, IDLE, 0),
+        Tick(0, IDLE, 0),
+        2,
+        "floor:predictive",
+        pol=S2Z,
+        extras=Extras(floors=(Proposal("predictive", 2, "morning peak in 10 min -> 2"),)),
+    ),
     # scale-to-zero off: the idle ask of 0 meets min_replicas 1
     Case("s2z-off-keeps-one", steady(-700, -15, IDLE, 1), Tick(0, IDLE, 1), 1, "min_replicas"),
     # --- overrides ---
