@@ -171,7 +171,8 @@ class AutoForecaster(QuantileForecaster):
         self.report = {
             "model": "auto",
             "chosen": chosen.name if chosen.name != "ensemble" else f"ensemble({', '.join(chosen.report['members'])})",
-            "validation_mae": {k: round(v, 6) for k, v in sorted(scores.items(), key=lambda kv: kv[1])},
+            "validation_mae": {k: (round(v, 6) if math.isfinite(v) else None)
+                               for k, v in sorted(scores.items(), key=lambda kv: kv[1])},
             "skipped": skipped,
             "fit_seconds": seconds,
             "total_fit_seconds": None if budget.elapsed() is None else round(budget.elapsed() or 0.0, 4),

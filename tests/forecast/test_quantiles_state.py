@@ -1,0 +1,93 @@
+"""Quantile bands from backtest errors, and save/restore through JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from controlplane.forecast.calibration import ResidualQuantiles, horizon_steps
+from controlplane.forecast.metrics import coverage
+from controlplane.forecast.naive import LastValue
+from controlplane.forecast.registry import FORECASTERS, from_state, make_forecaster
+from controlplane.forecast.slot import ForecastSlot, fit_fresh
+from tests.forecast.helpers import STEP, periodic
+
+
+def test_p90_coverage_is_roughly_right_on_noise() -> None:
+    # a flat 100 with N(0, 10) noise: any p90 should sit near 100 + 1.28 x 10 = 112.8
+    # and cover ~90% of fresh draws
+    rng = np.random.default_rng(7)
+    n = 1500
+    t = (np.arange(n) + 1) * 60.0
+    y = 100.0 + rng.normal(0, 10, n)
+    f = make_forecaster("holt_damped", max_horizon_s=300.0)
+    f.fit(t[:1000], y[:1000])
+    _, qs = f.rolling(t[1000:], y[1000:], [60.0], [0.5, 0.9])
+    actual = np.append(y[1001:], np.nan)
+    cov = coverage(qs[0.9][:, 0], actual)
+    assert 0.84 <= cov <= 0.96, cov
+    assert 108 < float(np.nanmedian(qs[0.9][:, 0])) < 118
+    assert 96 < float(np.nanmedian(qs[0.5][:, 0])) < 104
+
+
+def test_horizon_steps_are_geometric_and_end_at_the_max() -> None:
+    assert horizon_steps(36) == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 36)
+    assert horizon_steps(1) == (1,)
+    with pytest.raises(ValueError, match="^max_horizon_s:"):
+        horizon_steps(0)
+
+
+def test_residual_quantiles_interpolate_between_horizons() -> None:
+    # errors on the log1p scale: always +0.1 at 1 step, +0.3 at 4 steps
+    fc = np.full((20, 2), np.expm1(1.0))
+    act = np.column_stack([np.full(20, np.expm1(1.1)), np.full(20, np.expm1(1.3))])
+    rq = ResidualQuantiles.from_backtest((1, 4), fc, act)
+    assert rq is not None
+    # 2 steps lies a third of the way from 1 to 4: 0.1 + (0.3 - 0.1) / 3
+    assert rq.offsets(np.array([1, 2, 4, 10]), 0.9) == pytest.approx([0.1, 0.1 + 0.2 / 3, 0.3, 0.3])
+    assert ResidualQuantiles.from_backtest((1,), fc[:3, :1], act[:3, :1]) is None  # too few errors
+
+
+@pytest.mark.parametrize("name", sorted(FORECASTERS))
+def test_state_round_trip_gives_the_same_forecasts(name: str) -> None:
+    t, y = periodic(days=9, noise=5.0, seed=4)
+    y = y.copy()
+    y[300:310] = np.nan
+    f = make_forecaster(name, max_horizon_s=6 * 3600.0)
+    f.fit(t, y)
+    restored = from_state(json.loads(json.dumps(f.to_state(), allow_nan=False)))
+    hs, qs = [600.0, 3600.0, 6 * 3600.0], [0.1, 0.5, 0.9]
+    a, b = f.predict(t[-1], hs, qs), restored.predict(t[-1], hs, qs)
+    for q in qs:
+        assert b[q] == pytest.approx(a[q], rel=1e-5)
+    # both keep going the same way on new data
+    nt, ny = t[-1] + STEP * np.arange(1, 4), [250.0, np.nan, 260.0]
+    assert restored.updated(nt, ny).predict(nt[-1], hs, [0.5])[0.5] == pytest.approx(
+        f.updated(nt, ny).predict(nt[-1], hs, [0.5])[0.5], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("state", "field"),
+    [({"version": 2}, "state.version"), ({"version": 1, "class": "Nope"}, "state.class"), ([], "state")],
+    ids=["version", "class", "not-a-mapping"],
+)
+def test_bad_state_is_rejected_naming_the_field(state, field) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        from_state(state)
+
+
+def test_slot_swaps_whole_fitted_forecasters_only() -> None:
+    slot = ForecastSlot()
+    assert slot.current() is None and slot.to_state() is None
+    old = fit_fresh(LastValue, [60, 120], [1.0, 2.0])
+    slot.swap(old)
+    new = fit_fresh(LastValue, [60, 120, 180], [1.0, 2.0, 3.0])
+    slot.swap(new)
+    assert slot.current() is new and slot.generation == 2
+    assert old.predict(120, [60], [0.5])[0.5] == pytest.approx([2.0])  # the old object was never touched
+    with pytest.raises(ValueError, match="^forecaster:"):
+        slot.swap(LastValue())
+    again = ForecastSlot.from_state(json.loads(json.dumps(slot.to_state())))
+    assert again.current() is not None and again.current().t_last == 180  # type: ignore[union-attr]
