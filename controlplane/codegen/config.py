@@ -310,7 +310,7 @@ class CodegenConfig(_Strict):
     def _every_severity_has_for(self) -> CodegenConfig:
         missing = {w.severity for w in self.burn_windows} - set(self.burn_for)
         if missing:
-            raise ValueError(f"burn_for lacks severities {sorted(missing)}")
+            raise ValueError(f"burn_for: lacks severities {sorted(missing)}")
         return self
 
     @property
@@ -336,7 +336,12 @@ def parse_config(data: Any) -> CodegenConfig:
         return CodegenConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise CodegenConfigError(_field_of(tuple(err["loc"])), err["msg"]) from exc
+        field = _field_of(tuple(err["loc"]))
+        # Whole-model checks carry no location; their message starts with the field.
+        named = re.match(r"^Value error, ([a-z_.]+): ", err["msg"])
+        if not err["loc"] and named:
+            field = named.group(1)
+        raise CodegenConfigError(field, err["msg"]) from exc
 
 
 def load_config(path: Path | None) -> CodegenConfig:
