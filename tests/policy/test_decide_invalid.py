@@ -18,28 +18,42 @@ from .build import QUIET, T0, Tick, policy, run, warm
 NAN = float("nan")
 STALE_AT = T0 - 61  # max_signal_age_s is 60
 
+# short name in build.signals -> Signals field, for every reading the default policy needs
+REQUIRED = {
+    "waiting": "waiting_requests",
+    "running": "running_requests",
+    "kv": "kv_cache_usage_mean",
+    "ttft": "ttft_p95",
+    "itl": "itl_p95",
+    "e2e": "e2e_p95",
+}
+
+# (id, reading overrides at T0, policy overrides, expected binding)
 ROWS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
-    # (id, reading overrides at T0, policy overrides, expected binding)
-    ("missing-waiting", {"waiting": Reading.missing("empty result")}, {}, "invalid:waiting_requests"),
-    ("missing-running", {"running": Reading.missing("empty result")}, {}, "invalid:running_requests"),
-    ("missing-kv-cache", {"kv": Reading.missing("series absent")}, {}, "invalid:kv_cache_usage_mean"),
-    ("missing-ttft", {"ttft": Reading.missing("timeout")}, {}, "invalid:ttft_p95"),
-    ("missing-itl", {"itl": Reading.missing("timeout")}, {}, "invalid:itl_p95"),
-    ("missing-e2e", {"e2e": Reading.missing("error status")}, {}, "invalid:e2e_p95"),
-    # Reading.of turns NaN into missing("value is nan")
-    ("nan-waiting-via-of", {"waiting": NAN}, {}, "invalid:waiting_requests"),
-    # a NaN smuggled past Reading.of is caught as well
+    row
+    for short, fld in REQUIRED.items()
+    for row in (
+        (f"missing-{short}", {short: Reading.missing("empty result")}, {}, f"invalid:{fld}"),
+        # Reading.of turns NaN into missing("value is nan")
+        (f"nan-{short}", {short: NAN}, {}, f"invalid:{fld}"),
+        # sample 61 s old > max_signal_age_s 60
+        (f"stale-{short}", {short: Reading(QUIET[short], at=STALE_AT)}, {}, f"invalid:{fld}"),
+    )
+] + [
+    # a NaN or infinity smuggled past Reading.of is caught as well
     ("nan-kv-direct", {"kv": Reading(NAN)}, {}, "invalid:kv_cache_usage_mean"),
     ("inf-ttft-direct", {"ttft": Reading(float("inf"))}, {}, "invalid:ttft_p95"),
     ("negative-running", {"running": Reading(-3.0)}, {}, "invalid:running_requests"),
-    # sample 61 s old > max_signal_age_s 60
-    ("stale-kv-cache", {"kv": Reading(0.1, at=STALE_AT)}, {}, "invalid:kv_cache_usage_mean"),
-    ("stale-waiting", {"waiting": Reading(0.0, at=STALE_AT)}, {}, "invalid:waiting_requests"),
-    ("stale-ttft", {"ttft": Reading(0.5, at=STALE_AT)}, {}, "invalid:ttft_p95"),
-    # enabled signal with no reading
+    # an enabled signal with no reading, fresh or stale
     (
         "missing-generation-tokens-when-enabled",
         {},
+        {"signals": {"generation_tokens_per_s": 1000}},
+        "invalid:generation_tokens_rate",
+    ),
+    (
+        "stale-generation-tokens-when-enabled",
+        {"tokens": Reading(900.0, at=STALE_AT)},
         {"signals": {"generation_tokens_per_s": 1000}},
         "invalid:generation_tokens_rate",
     ),
