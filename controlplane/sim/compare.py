@@ -11,14 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from controlplane.sim.autoscaler import StaticAutoscaler
+from controlplane.capacity.profile import PerformanceProfile
+from controlplane.policy.model import ScalingPolicy
+from controlplane.sim.autoscaler import DecideAutoscaler, StaticAutoscaler
+from controlplane.sim.observe import ScrapeConfig
 from controlplane.sim.oracle import OracleBound, oracle_bound
 from controlplane.sim.registry import PolicyContext, make_autoscaler
-from controlplane.sim.replay import SimConfig, simulate
+from controlplane.sim.replay import ColdStart, SimConfig, simulate
 from controlplane.sim.results import RunResult, SloTargets
 from controlplane.traces.model import Trace
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "simulate_policy"]
 
 
 @dataclass
@@ -80,3 +83,30 @@ def compare(
         progress = (lambda k, _n=name: on_progress(_n, k)) if on_progress is not None else None
         runs[name] = simulate(trace, autoscaler, cfg, progress)
     return Comparison(trace.name, len(trace), trace.duration_s, slo, runs, oracle, series_step_s)
+
+
+def simulate_policy(
+    trace: Trace,
+    policy: ScalingPolicy,
+    profile: PerformanceProfile,
+    *,
+    initial_replicas: int | None = None,
+    cold_start_s: float | None = None,
+    sync_period_s: float = 15.0,
+    scrape: ScrapeConfig | None = None,
+    epoch: float = 0.0,
+) -> RunResult:
+    """Replay ``trace`` under the live loop's decider with the same policy and profile the
+    emulator and loop use (the fidelity comparison). ``initial_replicas`` defaults to the
+    policy's ``min_replicas``; the cold start to the profile's ``startup_s``."""
+    config = SimConfig(
+        profile=profile,
+        cold_start=ColdStart(mean_s=cold_start_s),
+        scrape=scrape or ScrapeConfig(),
+        window_s=policy.windows.stable_s,
+        initial_replicas=policy.min_replicas if initial_replicas is None else initial_replicas,
+        max_replicas=policy.max_replicas,
+        epoch=epoch,
+        target=policy.target_key,
+    )
+    return simulate(trace, DecideAutoscaler(policy, sync_period_s=sync_period_s), config)

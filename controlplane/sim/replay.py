@@ -138,6 +138,8 @@ def simulate(
     ttft = [math.nan] * n
     e2e = [math.nan] * n
     itl = [math.nan] * n
+    served_by = [-1] * n
+    finished_events = 0
     h_ttft, h_itl, h_e2e = Histogram(TTFT_BUCKETS), Histogram(ITL_BUCKETS), Histogram(E2E_BUCKETS)
     fin_count = fin_prompt = fin_gen = 0
 
@@ -241,6 +243,7 @@ def simulate(
         eng = engines[rid]
         assert eng is not None
         eng.submit(i, t, prompt[i], output[i])
+        served_by[i] = rid
         if outstanding[rid] == 0:
             busy_since[rid] = t
         outstanding[rid] += 1
@@ -252,7 +255,7 @@ def simulate(
             seq += 1
 
     def step_engine(rid: int, t: float) -> None:
-        nonlocal seq, in_flight, fin_count, fin_prompt, fin_gen, last_t
+        nonlocal seq, in_flight, fin_count, fin_prompt, fin_gen, last_t, finished_events
         eng = engines[rid]
         assert eng is not None
         nxt[rid] = None
@@ -274,6 +277,7 @@ def simulate(
                 if gen > 1:
                     h_itl.observe(gap, gen - 1)
                 fin_count += 1
+                finished_events += 1
                 fin_prompt += st.prompt_tokens
                 fin_gen += gen
                 in_flight -= 1
@@ -400,4 +404,6 @@ def simulate(
         scale_events=scale_events,
         peak_waiting=peak_waiting,
         clipped=clipped,
+        served_by=np.asarray(served_by, dtype=np.int32),
+        finished_events=finished_events,
     )

@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = ["RunResult", "SloTargets", "reversals"]
 
+_NEVER = 1e18
+
 
 @dataclass(frozen=True)
 class SloTargets:
@@ -60,6 +62,8 @@ class RunResult:
     scale_events: list[tuple[float, int, int]]  # (t, from, to)
     peak_waiting: float
     clipped: int
+    served_by: np.ndarray | None = None  # replica index each request was routed to (-1: never)
+    finished_events: int = 0  # "finished" events seen: equals the request count when each finished once
 
     @staticmethod
     def build(**kw: Any) -> RunResult:
@@ -115,12 +119,13 @@ class RunResult:
         if len(idx):
             order = np.argsort(idx, kind="stable")
             bounds = np.searchsorted(idx[order], np.arange(steps + 1))
-            vals = np.nan_to_num(self.ttft[order], nan=math.inf)
+            # "never got a first token" ranks above every TTFT; a p95 landing on it is unbounded (None)
+            vals = np.nan_to_num(self.ttft[order], nan=_NEVER)
             for k in range(steps):
                 lo, hi = bounds[k], bounds[k + 1]
                 if hi > lo:
                     v = float(np.quantile(vals[lo:hi], 0.95))
-                    p95[k] = v if math.isfinite(v) else None
+                    p95[k] = v if v < _NEVER / 2 else None
         return {
             "t_s": edges[:-1].tolist(),
             "load_rps": load.tolist(),
