@@ -31,8 +31,14 @@ Deployment, or when its replica count differs from what this actuator last set
 in ``owner_conflict`` and ``scale()`` does nothing, until an operator calls
 :meth:`KubernetesActuator.release`. Releasing forgets the last count we set, so the
 current count is adopted as it is; if the cause persists (the HPA still exists),
-the next call latches again. The baseline lives in memory: a new leader calls
-:meth:`forget_baselines` on taking over, so a count set by the previous leader is
+the next call latches again.
+
+Leadership: given a ``leadership`` (anything with ``is_leader``, such as
+:class:`controlplane.actuate.leader.LeaderElector`), only the leader latches
+conflicts, records Events and patches; a follower's ``status()`` reports an HPA
+owner but latches nothing, and its ``scale()`` sends nothing. The last count set
+lives in memory, so on becoming leader the actuator forgets it
+(:meth:`~KubernetesActuator.forget_baselines`): a count the previous leader set is
 adopted, not mistaken for an outside change.
 """
 
@@ -44,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kubernetes import client
 
@@ -60,6 +66,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MERGE_PATCH = "application/merge-patch+json"
+
+
+class Leadership(Protocol):
+    @property
+    def is_leader(self) -> bool: ...
 
 
 class ActuationError(RuntimeError):
@@ -108,8 +119,11 @@ class KubernetesActuator:
         events: EventRecorder | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.settings = settings or ActuatorSettings()
+        self._leadership = leadership
+        self._was_leader = False
         self._apps = client.AppsV1Api(api_client)
         self._autoscaling = client.AutoscalingV2Api(api_client)
         self._events = (
@@ -143,6 +157,16 @@ class KubernetesActuator:
                 state.last_set = None
                 state.applied = None
 
+    def _leading(self) -> bool:
+        """Whether we may act; forgets baselines on becoming leader."""
+        if self._leadership is None:
+            return True
+        leader = bool(self._leadership.is_leader)
+        if leader and not self._was_leader:
+            self.forget_baselines()
+        self._was_leader = leader
+        return leader
+
     # Actuator protocol
 
     def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
@@ -154,7 +178,10 @@ class KubernetesActuator:
         spec = dep.spec.replicas if dep.spec and dep.spec.replicas is not None else 1
         ready = (dep.status.ready_replicas or 0) if dep.status else 0
         uid = dep.metadata.uid if dep.metadata else None
-        conflict = self._check_owner(policy, spec, uid, now, _replicas_manager(dep))
+        if self._leading():
+            conflict = self._check_owner(policy, spec, uid, now, _replicas_manager(dep))
+        else:
+            conflict = self.conflicts().get(policy.target_key) or self._hpa_owner(ns, name)
         return ReplicaStatus(
             spec=spec, ready=ready, pending=max(0, spec - ready), owner_conflict=conflict, observed_at=now
         )
@@ -257,6 +284,8 @@ class KubernetesActuator:
             return ScaleResult(
                 False, decision.current, f"shadow mode: would set {decision.desired}", attempts=0
             )
+        if not self._leading():
+            return ScaleResult(False, decision.current, "not the leader: nothing sent", attempts=0)
         if not 0 <= decision.desired <= policy.max_replicas:
             return ScaleResult(
                 False,

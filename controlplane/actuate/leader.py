@@ -4,8 +4,8 @@ Owns: :class:`LeaderElectionConfig` and :class:`LeaderElector` (``is_leader``, o
 :meth:`~LeaderElector.step` for tests with a fake clock, and a background runner
 with ``start()``/``stop()`` for production). Talks to the API server only through
 the official client's ``CoordinationV1Api``.
-Must not import: the decision logic or the actuator (the wiring joins them through
-``on_started_leading``, which should call ``KubernetesActuator.forget_baselines``).
+Must not import: the decision logic or the actuator (the wiring hands the elector
+to ``KubernetesActuator(leadership=...)``, which acts only while ``is_leader``).
 
 The algorithm is client-go's ``leaderelection`` package, with the same defaults
 (lease 15 s, renew deadline 10 s, retry period 2 s):

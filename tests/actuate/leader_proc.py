@@ -61,24 +61,19 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     clock = SystemClock()
     api = make_api_client(args.host, user_agent=f"llm-controlplane/{args.identity}")
-    actuator = KubernetesActuator(api, ActuatorSettings(request_timeout_s=1.0))
     config = LeaderElectionConfig(
         identity=args.identity,
         lease_duration_s=args.lease_s,
         renew_deadline_s=args.deadline_s,
         retry_period_s=args.retry_s,
     )
-    elector = LeaderElector(
-        api,
-        config,
-        clock=clock,
-        on_started_leading=lambda: (actuator.forget_baselines(), print("leading", flush=True)),
-    )
+    elector = LeaderElector(api, config, clock=clock, on_started_leading=lambda: print("leading", flush=True))
+    actuator = KubernetesActuator(api, ActuatorSettings(request_timeout_s=1.0), leadership=elector)
     policy = ScalingPolicy(name=args.deployment, target=KubernetesTarget(deployment=args.deployment))
     elector.start()
     while not stop.is_set():
         desired = _desired(args.desired_file)
-        if elector.is_leader and desired is not None:
+        if desired is not None:
             try:
                 _tick(actuator, policy, desired, clock.now())
             except Exception as exc:  # noqa: BLE001 - a failed tick is reported, the process goes on

@@ -301,14 +301,40 @@ def test_outside_change_during_a_conflict_retry_is_a_hand_off(kube, api):
     assert kube.replicas("chat") == 7
 
 
-def test_new_leader_adopts_counts_set_by_the_old_one(kube, api):
+class Switch:
+    """A leadership that the test flips by hand."""
+
+    def __init__(self, leader: bool) -> None:
+        self.is_leader = leader
+
+
+def test_follower_reports_but_neither_latches_nor_patches(kube, api):
     kube.add_deployment("chat", 2)
-    act = actuator(api)
+    kube.add_hpa("chat-hpa", target="chat")
+    act = KubernetesActuator(api, leadership=Switch(False), sleep=Sleeps())
+    st = act.status(policy(), T0)
+    assert st.owner_conflict is not None and "chat-hpa" in st.owner_conflict
+    assert act.conflicts() == {} and kube.events() == [], "only the leader records a conflict"
+    res = act.scale(policy(), decision(2, 4), T0)
+    assert not res.patched and res.detail == "not the leader: nothing sent"
+    assert kube.requests("PATCH") == [] and kube.requests(path_contains="/scale") == []
+
+
+def test_new_leader_adopts_counts_set_by_the_previous_leader(kube, api):
+    kube.add_deployment("chat", 2)
+    role = Switch(True)
+    act = KubernetesActuator(api, leadership=role, sleep=Sleeps())
     assert act.scale(policy(), decision(2, 4), T0).patched
-    # another controller led for a while and set 6 with the same field manager
+    role.is_leader = False
+    # another replica leads meanwhile and sets 6 with the same field manager
     kube.set_replicas("chat", 6, manager="llm-controlplane")
-    act.forget_baselines()
-    assert act.status(policy(), T0 + 30).owner_conflict is None
+    assert act.status(policy(), T0 + 10).owner_conflict is None, (
+        "a follower does not judge the leader's writes"
+    )
+    role.is_leader = True
+    assert act.status(policy(), T0 + 20).owner_conflict is None, "6 is adopted on taking over"
+    assert act.scale(policy(), decision(6, 5, at=T0 + 20), T0 + 20).patched
+    assert patches(kube) == [4, 5] and kube.events() == []
 
 
 def test_status_raises_a_classified_error_when_it_cannot_read(kube, api):
