@@ -83,12 +83,17 @@ class PrometheusServer:
         return self.workdir / f"targets-{job}.json"
 
     def set_targets(self, job: str, targets: Sequence[str], labels: dict[str, str] | None = None) -> None:
-        """Replace ``job``'s targets (``host:port``); written atomically so Prometheus never reads half a file."""
+        """Replace ``job``'s targets (``host:port``), all with the same ``labels``."""
+        self.set_target_groups(job, [{"targets": list(targets), "labels": dict(labels or {})}] if targets else [])
+
+    def set_target_groups(self, job: str, groups: Sequence[dict[str, Any]]) -> None:
+        """Replace ``job``'s file_sd groups (``[{"targets": [...], "labels": {...}}, ...]``), e.g. one
+        group per replica with its own ``replica`` label, as the local actuator writes them.
+        Written atomically so Prometheus never reads half a file."""
         if job not in self.jobs:
             raise ValueError(f"job: {job!r} is not one of {self.jobs}")
-        doc = [{"targets": list(targets), "labels": dict(labels or {})}] if targets else []
         tmp = self.targets_file(job).with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc))
+        tmp.write_text(json.dumps(list(groups)))
         os.replace(tmp, self.targets_file(job))
 
     def _write_config(self) -> None:

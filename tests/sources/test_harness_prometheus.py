@@ -7,7 +7,9 @@ from collections.abc import Callable
 from harness.prometheus import PrometheusServer
 
 
-def test_file_sd_targets_can_change_while_running(prometheus_factory: Callable[..., PrometheusServer]) -> None:
+def test_file_sd_targets_can_change_while_running(
+    prometheus_factory: Callable[..., PrometheusServer],
+) -> None:
     prom = prometheus_factory(jobs=["self"])
     # Prometheus scrapes its own /metrics: a target that is always there.
     prom.set_targets("self", [f"127.0.0.1:{prom.port}"], labels={"group": "g"})
