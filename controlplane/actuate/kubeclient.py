@@ -81,6 +81,9 @@ def classify(exc: BaseException) -> ApiFailure:
         if code in _TRANSIENT:
             return ApiFailure("transient", reason or "ServerError", code, message)
         return ApiFailure("fatal", reason or f"HTTP{code}", code, message)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        # urllib3 files a refused connection under ConnectTimeoutError; nothing was sent
+        return ApiFailure("transient", "ConnectionError", 0, str(exc)[:200])
     if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
         return ApiFailure("transient", "Timeout", 0, str(exc)[:200])
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):

@@ -352,3 +352,11 @@ def test_local_target_is_refused_with_the_field_named(api):
     local = ScalingPolicy(name="chat", target=LocalTarget(group="chat"))
     with pytest.raises(ValueError, match="policy.target"):
         actuator(api).status(local, T0)
+
+
+def test_status_read_timeout_is_a_transient_actuation_error(kube, api):
+    kube.add_deployment("chat", 2)
+    kube.fail_next(1, kind="timeout", delay_s=1.0, method="GET", path="/deployments/chat")
+    with pytest.raises(ActuationError) as err:
+        actuator(api, request_timeout_s=0.3).status(policy(), T0)
+    assert (err.value.failure.kind, err.value.failure.reason) == ("transient", "Timeout")
