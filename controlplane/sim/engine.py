@@ -258,7 +258,11 @@ class ReplicaEngine:
         return True
 
     def set_kv_capacity(self, kv_cache_tokens: int, now: float) -> None:
-        """Change KV capacity (e.g. a simulated leak); takes effect at the next step boundary."""
+        """Change KV capacity (e.g. a simulated leak); takes effect at the next step boundary.
+
+        Below one request's ``prompt + generated + 1`` that request can never be
+        re-admitted: the engine then idles (``next_event_time()`` is None) with
+        ``num_waiting > 0`` until capacity grows again."""
         if kv_cache_tokens < 1:
             raise ValueError("kv_cache_tokens: must be >= 1")
         self._run(now, inclusive=False)
