@@ -60,7 +60,7 @@ from controlplane.policy.decision import Decision
 from controlplane.policy.model import KubernetesTarget, ScalingPolicy
 from controlplane.protocols import ReplicaStatus, ScaleResult
 
-__all__ = ["ActuationError", "ActuatorSettings", "KubernetesActuator"]
+__all__ = ["ActuationError", "ActuatorSettings", "KubernetesActuator", "Leadership"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +97,21 @@ class ActuatorSettings:
     """Cap of one back-off (s), below a 10 s tick so a retried write still lands in its tick."""
     jitter: float = 0.5
     """Each back-off is drawn from [(1 - jitter) x delay, delay] so replicas do not retry in step."""
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.field_manager) <= 128:
+            raise ValueError("field_manager: 1 to 128 characters (API server limit)")
+        for name in ("request_timeout_s", "backoff_base_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts: at least 1")
+        if self.max_conflicts < 0:
+            raise ValueError("max_conflicts: must be >= 0")
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("backoff_max_s: must be >= backoff_base_s")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter: must be in [0, 1)")
 
 
 @dataclass(slots=True)

@@ -360,3 +360,19 @@ def test_status_read_timeout_is_a_transient_actuation_error(kube, api):
     with pytest.raises(ActuationError) as err:
         actuator(api, request_timeout_s=0.3).status(policy(), T0)
     assert (err.value.failure.kind, err.value.failure.reason) == ("transient", "Timeout")
+
+
+@pytest.mark.parametrize(
+    "label, kw, field",
+    [
+        ("empty manager", dict(field_manager=""), "field_manager"),
+        ("no attempts", dict(max_attempts=0), "max_attempts"),
+        ("negative conflicts", dict(max_conflicts=-1), "max_conflicts"),
+        ("zero timeout", dict(request_timeout_s=0.0), "request_timeout_s"),
+        ("cap below base", dict(backoff_base_s=2.0, backoff_max_s=1.0), "backoff_max_s"),
+        ("jitter of 1 could sleep 0", dict(jitter=1.0), "jitter"),
+    ],
+)
+def test_settings_errors_name_the_field(label, kw, field):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        ActuatorSettings(**kw)
