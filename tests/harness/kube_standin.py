@@ -104,7 +104,9 @@ class KubeStandIn:
     def start(self) -> KubeStandIn:
         handler = type("BoundApiHandler", (ApiHandler,), {"standin": self})
         self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="kube-standin", daemon=True
+        )
         self._thread.start()
         return self
 
