@@ -65,7 +65,12 @@ def build_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(_HttpMetrics, runtime=runtime)
 
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status != 500:  # 500s were logged with their error class where they were raised
+            runtime.log.write(
+                "request_rejected", exc.message, level="WARNING", status=exc.status,
+                request_id=request.headers.get("x-request-id"), path=request.url.path,
+            )
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.get("/health")

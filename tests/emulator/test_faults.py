@@ -182,3 +182,33 @@ def test_drain_grace_bounds_a_hung_request(tmp_path):
     finally:
         e.stop()
     assert "request_aborted" in [x["event"] for x in e.logs()]
+
+
+def test_hang_after_flag_freezes_the_engine_later(tmp_path):
+    # ready at once; hung 5 emulated s (0.5 wall s at scale 10) later
+    e = start_emulator(tmp_path, "--startup-s", "0", "--time-scale", "10", "--hang-after-s", "5")
+    try:
+        assert wait_until(lambda: httpx.get(e.url + "/admin/faults").json()["hang"] is True)
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(e.url + "/health", timeout=0.5)
+    finally:
+        e.stop()
+
+
+def test_client_disconnect_aborts_the_request(emu):
+    body = {"prompt": "x", "max_tokens": 400, "stream": True}
+    httpx.put(emu.url + "/admin/faults", json={"latency_multiplier": 20})
+    with httpx.stream("POST", emu.url + "/v1/completions", json=body, timeout=30) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                break  # first token seen: hang up
+    assert wait_until(lambda: metric_value(emu.metrics(), "vllm:request_success_total",
+                                           finished_reason="abort", **LV) == 1)
+    assert metric_value(emu.metrics(), "vllm:num_requests_running", **LV) == 0
+    assert [x["status"] for x in emu.logs() if x["event"] == "request_aborted"] == [499]
+
+
+def test_rejected_requests_are_logged(emu):
+    httpx.post(emu.url + "/v1/completions", json={"prompt": "x", "max_tokens": 0}, headers={"X-Request-Id": "r-1"})
+    (line,) = [x for x in emu.logs() if x["event"] == "request_rejected"]
+    assert (line["status"], line["request_id"], line["error_class"]) == (400, "r-1", None)
