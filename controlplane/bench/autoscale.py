@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _fmt(v: object, spec: str) -> str:
     if v is None:
-        return "-"
+        width = int("".join(ch for ch in spec.split(".")[0] if ch.isdigit()) or 0)
+        return "-".rjust(width)
     return format(v, spec)
 
 
