@@ -58,7 +58,7 @@ class EmulatorReplica:
         return f"127.0.0.1:{self.port}"
 
     def metrics(self) -> str:
-        r = httpx.get(f"{self.url}/metrics", timeout=10)
+        r = httpx.get(f"{self.url}/metrics", timeout=10, trust_env=False)
         r.raise_for_status()
         return r.text
 
@@ -102,7 +102,7 @@ def parse_metrics(text: str) -> dict[str, float]:
     return out
 
 
-def _wait_healthy(replica: EmulatorReplica, timeout_s: float) -> None:
+def _wait_healthy(replica: EmulatorReplica, timeout_s: float, http: httpx.Client) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if replica.proc.poll() is not None:
@@ -110,7 +110,7 @@ def _wait_healthy(replica: EmulatorReplica, timeout_s: float) -> None:
                 f"emulator {replica.name} exited with {replica.proc.returncode}: {replica.log_tail()}"
             )
         try:
-            if httpx.get(f"{replica.url}/health", timeout=1).status_code == 200:
+            if http.get(f"{replica.url}/health", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -156,8 +156,9 @@ def start_emulators(
             with log_path.open("wb") as log:
                 proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
             replicas.append(EmulatorReplica(name, port, proc, log_path, args))
-        for r in replicas:
-            _wait_healthy(r, ready_timeout_s)
+        with httpx.Client(trust_env=False) as http:
+            for r in replicas:
+                _wait_healthy(r, ready_timeout_s, http)
     except BaseException:
         stop_all(replicas)
         raise

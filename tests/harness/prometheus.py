@@ -72,6 +72,7 @@ class PrometheusServer:
         self._alertmanager = alertmanager_url
         self._extra = list(extra_scrape_configs)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._http = httpx.Client(timeout=10, trust_env=False)
         self.log_path = workdir / "prometheus.log"
         for job in self.jobs:
             self.set_targets(job, (targets or {}).get(job, []), labels)
@@ -84,7 +85,9 @@ class PrometheusServer:
 
     def set_targets(self, job: str, targets: Sequence[str], labels: dict[str, str] | None = None) -> None:
         """Replace ``job``'s targets (``host:port``), all with the same ``labels``."""
-        self.set_target_groups(job, [{"targets": list(targets), "labels": dict(labels or {})}] if targets else [])
+        self.set_target_groups(
+            job, [{"targets": list(targets), "labels": dict(labels or {})}] if targets else []
+        )
 
     def set_target_groups(self, job: str, groups: Sequence[dict[str, Any]]) -> None:
         """Replace ``job``'s file_sd groups (``[{"targets": [...], "labels": {...}}, ...]``), e.g. one
@@ -138,7 +141,7 @@ class PrometheusServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                if self._http.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -148,6 +151,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """SIGTERM this server's PID, SIGKILL after 10 s."""
+        self._http.close()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -159,7 +163,7 @@ class PrometheusServer:
 
     def reload(self) -> None:
         """Re-read the config and rule files (``POST /-/reload``)."""
-        httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()
+        self._http.post(f"{self.url}/-/reload").raise_for_status()
 
     def log_tail(self, n: int = 2000) -> str:
         try:
@@ -174,7 +178,7 @@ class PrometheusServer:
         params: dict[str, Any] = {"query": expr}
         if at is not None:
             params["time"] = at
-        r = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10)
+        r = self._http.get(f"{self.url}/api/v1/query", params=params)
         body = r.json()
         if body.get("status") != "success":
             raise RuntimeError(f"query {expr!r} failed: {body.get('error')}")
@@ -191,7 +195,7 @@ class PrometheusServer:
         return float(result[0]["value"][1])
 
     def active_targets(self, job: str | None = None) -> list[dict[str, Any]]:
-        r = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"}, timeout=10)
+        r = self._http.get(f"{self.url}/api/v1/targets", params={"state": "active"})
         targets: list[dict[str, Any]] = r.json()["data"]["activeTargets"]
         return [t for t in targets if job is None or t["labels"].get("job") == job]
 
