@@ -267,3 +267,36 @@ def test_shrinking_kv_capacity_preempts():
     events = drain(e)
     assert [x.req_id for x in events if x.kind == PREEMPTED][0] == "b"
     assert len(finished(events)) == 2
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_workloads_with_aborts_and_capacity_changes_keep_invariants(seed):
+    rng = random.Random(seed)
+    p = replace(get_profile("cpu-tiny"), kv_cache_tokens=rng.choice([512, 1024, 3000]),
+                max_num_batched_tokens=rng.choice([8, 64, 2048]))
+    e = ReplicaEngine(p)
+    t, wanted, events = 0.0, {}, []
+
+    def step_to(limit):
+        while (nxt := e.next_event_time()) is not None and nxt <= limit:
+            events.extend(e.advance(nxt))
+            assert e.num_running <= p.max_num_seqs
+            assert e.kv_used_tokens <= e.kv_cache_tokens
+
+    for i in range(200):
+        t += rng.expovariate(rng.choice([5, 50, 500]))
+        step_to(t)
+        prompt = rng.randint(1, 200)
+        wanted[i] = rng.randint(1, 512 - prompt)
+        e.submit(i, t, prompt, wanted[i])
+        if rng.random() < 0.05:
+            e.abort(rng.randrange(i + 1), t)
+        if rng.random() < 0.03:
+            e.set_kv_capacity(rng.choice([512, 800, p.kv_cache_tokens]), t)
+    e.set_kv_capacity(max(512, p.kv_cache_tokens), t)  # every request fits alone again
+    step_to(math.inf)
+    ends = [x for x in events if x.kind in (FINISHED, ABORTED)]
+    assert sorted(x.req_id for x in ends) == list(range(200))  # each ends exactly once
+    assert all(x.stats.generation_tokens == wanted[x.req_id] for x in ends if x.kind == FINISHED)
+    assert [x.time for x in events] == sorted(x.time for x in events)
+    assert (e.kv_used_tokens, e.num_waiting, e.num_running) == (0, 0, 0)
