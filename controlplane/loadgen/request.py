@@ -4,6 +4,7 @@ Owns: the request body (a token-id prompt of the trace's length, ``max_tokens``
 = the trace's output length, ``ignore_eos`` so the length is exact), reading the
 server-sent events, and the :class:`RequestRecord` with TTFT and end-to-end
 latency. Errors become a record with ``error`` set, never an exception.
+Must not import: the decision core or any source/actuator; it only sends requests.
 """
 
 from __future__ import annotations

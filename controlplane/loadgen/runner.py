@@ -6,6 +6,7 @@ do (open loop: a slow server meets the same arrivals), routed to the target with
 the fewest outstanding requests, and bounded by ``max_requests`` and
 ``max_seconds`` (requests still in flight at the deadline are cancelled and
 counted as such). Returns the summary dict of :mod:`controlplane.loadgen.summary`.
+Must not import: the decision core or any source/actuator; it only sends requests.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Owns: :func:`summarize` (records -> dict, pure) and :func:`format_summary`.
 Percentiles are over successful requests only, nearest-rank (no interpolation,
 so every figure is a latency some request really had).
+Must not import: any I/O library (pure arithmetic over records).
 """
 
 from __future__ import annotations

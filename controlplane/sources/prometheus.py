@@ -247,7 +247,7 @@ def _labels(series: Any) -> str:
 def _reading_from(result: Any, *, at: float | None, window_s: float | None) -> Reading:
     """One vector (or scalar) answer as a reading: exactly one finite value, or why not."""
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
-        samples = [{"metric": {}, "value": result}]  # a scalar answer: [time, "value"]
+        samples: list[Any] = [{"metric": {}, "value": result}]  # a scalar answer: [time, "value"]
     elif isinstance(result, list):
         samples = result
     else:

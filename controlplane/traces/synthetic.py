@@ -80,8 +80,15 @@ class SyntheticSpec:
     """Largest output."""
 
     def __post_init__(self) -> None:
-        positive = ("duration_s", "mean_rate_rps", "period_s", "noise_step_s", "burst_cv")
-        positive += ("prompt_median", "output_median")
+        positive = (
+            "duration_s",
+            "mean_rate_rps",
+            "period_s",
+            "noise_step_s",
+            "burst_cv",
+            "prompt_median",
+            "output_median",
+        )
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):

@@ -171,3 +171,16 @@ def test_cli_refuses_a_remote_url(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["loadgen", "--url", "http://192.0.2.1:8000", "--synthetic", "--max-requests", "1"])
     assert code == 2
     assert "--allow-remote" in capsys.readouterr().err
+
+
+def test_cli_replays_the_azure_trace(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The first 8 requests of the Azure 2023 code trace, 1000x faster, prompts shrunk to fit 512 tokens.
+    path = shared_data / "traces" / "azure_llm_2023_code.csv"
+    with fake_openai() as s:
+        argv = ["loadgen", "--url", s.target, "--trace", str(path), "--format", "azure"]
+        argv += ["--compress", "1000", "--max-requests", "8", "--max-total-tokens", "512", "--json"]
+        code = main(argv)
+        bodies = list(s.bodies)
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["ok"] == 8 and len(bodies) == 8
+    assert all(len(b["prompt"]) + b["max_tokens"] <= 512 for b in bodies)
