@@ -91,7 +91,11 @@ class QuantileForecaster:
         self.residuals: ResidualQuantiles | None = None
         self.report: dict[str, Any] = {}
 
-    # -- subclasses provide these three -------------------------------------------------
+    # -- subclasses provide these -------------------------------------------------------
+    def fit(self, t: Sequence[float], y: Sequence[float]) -> None:
+        """Fit on samples (t in Unix seconds, y a rate); NaN means not observed."""
+        raise NotImplementedError
+
     def _points(self, ks: np.ndarray) -> np.ndarray:
         """Point forecasts ``ks`` slots after the last consumed slot (ks >= 1)."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ from typing import Any
 from controlplane.forecast.base import QuantileForecaster
 from controlplane.forecast.ets import STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.reverting import MeanReverting
 from controlplane.forecast.selector import AutoForecaster, Ensemble
 
 __all__ = ["FORECASTERS", "make_forecaster", "from_state"]
@@ -22,13 +23,14 @@ FORECASTERS: dict[str, Callable[..., QuantileForecaster]] = {
     "seasonal_naive_daily": lambda **kw: SeasonalNaive(season_s=DAY_S, **kw),
     "seasonal_naive_weekly": lambda **kw: SeasonalNaive(season_s=WEEK_S, **kw),
     "holt_damped": lambda **kw: HoltWinters(season_s=None, **kw),
+    "mean_reverting": lambda **kw: MeanReverting(**kw),
     "holt_winters_daily": lambda **kw: HoltWinters(season_s=DAY_S, **kw),
     "stl_ets_daily": lambda **kw: STLETS(season_s=DAY_S, **kw),
     "auto": lambda **kw: AutoForecaster(**kw),
 }
 
 _CLASSES: dict[str, type[QuantileForecaster]] = {
-    c.__name__: c for c in (LastValue, SeasonalNaive, HoltWinters, STLETS, AutoForecaster, Ensemble)
+    c.__name__: c for c in (LastValue, SeasonalNaive, HoltWinters, STLETS, MeanReverting, AutoForecaster, Ensemble)
 }
 
 

@@ -29,15 +29,17 @@ from controlplane.forecast.budget import FitBudget
 from controlplane.forecast.calibration import ResidualQuantiles
 from controlplane.forecast.ets import STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.reverting import MeanReverting
 from controlplane.forecast.series import regularize
 
 __all__ = ["AutoForecaster", "Ensemble", "default_candidates"]
 
 
 def default_candidates(seasons_s: Sequence[float], **kw: Any) -> list[StateModel]:
-    """Cheapest first: baselines, damped Holt, then the seasonal smoothing models."""
+    """Cheapest first: baselines, mean reversion, damped Holt, then the seasonal smoothing models."""
     out: list[StateModel] = [LastValue(**kw)]
     out += [SeasonalNaive(season_s=s, **kw) for s in seasons_s]
+    out.append(MeanReverting(**kw))
     out.append(HoltWinters(season_s=None, **kw))
     for s in seasons_s:
         out += [STLETS(season_s=s, **kw), HoltWinters(season_s=s, **kw)]

@@ -10,6 +10,7 @@ import pytest
 from controlplane.forecast.ets import STLETS, HoltWinters
 from controlplane.forecast.metrics import mae
 from controlplane.forecast.naive import LastValue, SeasonalNaive
+from controlplane.forecast.reverting import MeanReverting
 from controlplane.forecast.series import regularize
 from tests.forecast.helpers import STEP, M, periodic
 
@@ -118,3 +119,25 @@ def test_predict_errors_name_the_field(kwargs, call, field) -> None:  # type: ig
         f.fit([0, 60], [1.0, 2.0])
     with pytest.raises(ValueError, match=f"^{field}:"):
         call(f)
+
+
+def test_mean_reverting_relaxes_to_the_recent_level() -> None:
+    # a level of 100 with AR(1) excursions (phi 0.9) ending 50% high: short horizons stay near
+    # the last value, long ones come back towards 100
+    rng = np.random.default_rng(11)
+    n = 2000
+    dev = np.zeros(n)
+    for i in range(1, n):
+        dev[i] = 0.9 * dev[i - 1] + rng.normal(0, 0.05)
+    z = np.log1p(100.0) + dev
+    z[-1] = np.log1p(150.0)
+    t = (np.arange(n) + 1) * 60.0
+    f = MeanReverting(max_horizon_s=3600.0)
+    f.fit(t, np.expm1(z))
+    assert 0.8 < f.report["params"]["phi"] < 0.97
+    near, far = f.predict(t[-1], [60.0, 3600.0], [0.5])[0.5]
+    assert 125 < near < 150
+    assert 90 < far < 110
+    # a missing slot lets the excursion decay as forecast instead of reading 0
+    g = f.updated([t[-1] + 60.0], [float("nan")])
+    assert 100 < g.predict(t[-1] + 60.0, [60.0], [0.5])[0.5][0] < near
