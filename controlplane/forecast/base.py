@@ -92,7 +92,7 @@ class QuantileForecaster:
         self.report: dict[str, Any] = {}
 
     # -- subclasses provide these -------------------------------------------------------
-    def fit(self, t: Sequence[float], y: Sequence[float]) -> None:
+    def fit(self, t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> None:
         """Fit on samples (t in Unix seconds, y a rate); NaN means not observed."""
         raise NotImplementedError
 
@@ -274,7 +274,7 @@ class StateModel(QuantileForecaster):
             return head
         return max(head, n - max(1, math.ceil(self.validation_fraction * n)))
 
-    def fit(self, t: Sequence[float], y: Sequence[float]) -> None:
+    def fit(self, t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> None:
         grid = regularize(t, y, self.step_s)
         self.fit_grid(grid, self.default_split(len(grid), grid.step_s))
 

@@ -120,7 +120,7 @@ class AutoForecaster(QuantileForecaster):
         kw = {"max_horizon_s": self.max_horizon_s, "validation_fraction": self.validation_fraction}
         return default_candidates(self.seasons_s, **kw)
 
-    def fit(self, t: Sequence[float], y: Sequence[float]) -> None:
+    def fit(self, t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> None:
         grid = regularize(t, y, self.step_s)
         n = len(grid)
         split = n - max(1, math.ceil(self.validation_fraction * n))

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from controlplane.forecast.base import QuantileForecaster
 from controlplane.forecast.registry import from_state
 
 __all__ = ["ForecastSlot", "fit_fresh"]
 
 
-def fit_fresh(factory: Callable[[], QuantileForecaster], t: Sequence[float], y: Sequence[float]) -> QuantileForecaster:
+def fit_fresh(factory: Callable[[], QuantileForecaster], t: Sequence[float] | np.ndarray,
+              y: Sequence[float] | np.ndarray) -> QuantileForecaster:
     """Build a new forecaster and fit it; the one in use is never touched."""
     f = factory()
     f.fit(t, y)
