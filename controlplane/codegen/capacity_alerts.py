@@ -14,6 +14,8 @@ from __future__ import annotations
 from controlplane.codegen import names
 from controlplane.codegen.config import CodegenConfig
 from controlplane.codegen.model import (
+    AUTOSCALER_UID,
+    SERVING_UID,
     Alert,
     Case,
     Recording,
@@ -82,7 +84,7 @@ def _under(cfg: CodegenConfig) -> Alert:
             Case("two GPUs at 80%", _gpu_series(2, "80x480"), silent_at="7h"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="serving-overview",
+        dashboard=SERVING_UID,
     )
 
 
@@ -116,7 +118,7 @@ def _over(cfg: CodegenConfig) -> Alert:
             Case("two GPUs at 90%", _gpu_series(2, "90x120"), silent_at="100m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="serving-overview",
+        dashboard=SERVING_UID,
     )
 
 
@@ -160,7 +162,7 @@ def _cost(cfg: CodegenConfig) -> Alert:
             Case("same GPUs both days", flat, silent_at="2000m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="autoscaler",
+        dashboard=AUTOSCALER_UID,
     )
 
 

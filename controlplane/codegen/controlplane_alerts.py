@@ -12,7 +12,18 @@ from __future__ import annotations
 
 from controlplane.codegen import names
 from controlplane.codegen.config import CodegenConfig
-from controlplane.codegen.model import Alert, Case, RuleFile, RuleGroup, Runbook, Series, case_times, num
+from controlplane.codegen.model import (
+    AUTOSCALER_UID,
+    HEALTH_UID,
+    Alert,
+    Case,
+    RuleFile,
+    RuleGroup,
+    Runbook,
+    Series,
+    case_times,
+    num,
+)
 from controlplane.codegen.slo import ratio_record, slis
 
 __all__ = ["controlplane_rule_file", "namespace_of_target"]
@@ -66,7 +77,7 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
             Case("ticking", (Series(f'{ticks[:-1]}, instance="a"}}', "0+12x30"),), silent_at="25m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="controlplane-health",
+        dashboard=HEALTH_UID,
     )
 
 
@@ -102,7 +113,7 @@ def _decision_invalid(cfg: CodegenConfig) -> Alert:
             Case("valid", (Series(f"{names.CP_VALID}{_sel(_CP)}", "1x40"),), silent_at="30m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="autoscaler",
+        dashboard=AUTOSCALER_UID,
     )
 
 
@@ -147,7 +158,7 @@ def _step_errors(cfg: CodegenConfig) -> Alert:
             ),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="controlplane-health",
+        dashboard=HEALTH_UID,
     )
 
 
@@ -185,7 +196,7 @@ def _forecast_error(cfg: CodegenConfig) -> Alert:
             Case("error 20%", (Series(f"{names.CP_FORECAST_ERROR}{_sel(labels)}", "0.2x60"),), silent_at="50m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="autoscaler",
+        dashboard=AUTOSCALER_UID,
     )
 
 
@@ -227,7 +238,7 @@ def _pending(cfg: CodegenConfig) -> Alert:
             ), silent_at="30m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="autoscaler",
+        dashboard=AUTOSCALER_UID,
     )
 
 
@@ -288,7 +299,7 @@ def _at_max(cfg: CodegenConfig) -> Alert:
             ), silent_at="40m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="autoscaler",
+        dashboard=AUTOSCALER_UID,
     )
 
 

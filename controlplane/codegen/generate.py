@@ -16,7 +16,7 @@ from controlplane.codegen.dashboards.panels import render
 from controlplane.codegen.kube import dashboards_configmaps, prometheus_rule
 from controlplane.codegen.promtool_tests import promtool_document
 from controlplane.codegen.rules import rule_files
-from controlplane.codegen.runbooks import runbook_markdown
+from controlplane.codegen.runbooks import runbook_index, runbook_markdown
 from controlplane.codegen.yamltext import HEADER, dump
 
 __all__ = ["generate", "write", "OWNED"]
@@ -39,6 +39,7 @@ def generate(cfg: CodegenConfig) -> dict[str, str]:
         out[f"alert_rules/tests/{f.name}.yaml"] = dump(promtool_document(f, cfg.rule_interval))
         for alert in f.alerts:
             out[f"runbooks/{alert.name}.md"] = runbook_markdown(alert)
+    out["runbooks/README.md"] = runbook_index([a for f in files for a in f.alerts])
     out["alert_rules/alertmanager.yaml"] = dump(alertmanager_config(cfg))
     boards = {name: render(d) for name, d in dashboards(cfg).items()}
     for name, text in boards.items():

@@ -18,6 +18,9 @@ from typing import Any
 from controlplane.codegen.config import duration_seconds
 
 __all__ = [
+    "AUTOSCALER_UID",
+    "HEALTH_UID",
+    "SERVING_UID",
     "Alert",
     "Case",
     "Recording",
@@ -29,6 +32,11 @@ __all__ = [
     "num",
     "render_template",
 ]
+
+# Grafana uids of the generated dashboards; alerts name theirs in the dashboard_uid annotation.
+SERVING_UID = "llm-serving-overview"
+AUTOSCALER_UID = "llm-autoscaler"
+HEALTH_UID = "llm-controlplane-health"
 
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 _RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
@@ -125,7 +133,7 @@ class Alert:
     def to_rule(self) -> dict[str, Any]:
         annotations = {"summary": self.summary, "description": self.description, "runbook_url": self.runbook_url}
         if self.dashboard:
-            annotations["dashboard"] = self.dashboard
+            annotations["dashboard_uid"] = self.dashboard
         return {
             "alert": self.name,
             "expr": self.expr,

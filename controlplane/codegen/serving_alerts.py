@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from controlplane.codegen import names
 from controlplane.codegen.config import CodegenConfig
-from controlplane.codegen.model import Alert, Case, RuleFile, RuleGroup, Runbook, Series, case_times, num
+from controlplane.codegen.model import (
+    SERVING_UID,
+    Alert,
+    Case,
+    RuleFile,
+    RuleGroup,
+    Runbook,
+    Series,
+    case_times,
+    num,
+)
 
 __all__ = ["serving_rule_file", "first_of"]
 
@@ -69,7 +79,7 @@ def _queue(cfg: CodegenConfig) -> Alert:
             ), silent_at="40m"),
         ),
         runbook_url=cfg.runbook_url(name),
-        dashboard="serving-overview",
+        dashboard=SERVING_UID,
     )
 
 
@@ -112,7 +122,7 @@ def _kv_cache(cfg: CodegenConfig) -> Alert:
         ),
         cases=tuple(cases),
         runbook_url=cfg.runbook_url(name),
-        dashboard="serving-overview",
+        dashboard=SERVING_UID,
     )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from controlplane.codegen import names
 from controlplane.codegen.config import BurnWindow, CodegenConfig, duration_seconds
 from controlplane.codegen.model import (
+    SERVING_UID,
     Alert,
     Case,
     Recording,
@@ -153,13 +154,14 @@ def _burn_alert(sli: SLI, cfg: CodegenConfig, severity: str, pairs: list[BurnWin
         f"{{{{ $labels.namespace }}}} is burning {'fast' if severity == 'page' else 'steadily'}",
         description=(
             f"{{{{ $value | humanizePercentage }}}} of requests to {{{{ $labels.model_name }}}} over the "
-            f"{pairs[0].long} window took longer than {num(sli.bound_s)} s ({_threshold_text(sli, cfg)}). "
+            f"{' or '.join(p.long for p in pairs)} window took longer than {num(sli.bound_s)} s "
+            f"({_threshold_text(sli, cfg)}). "
             f"Fires at {windows}."
         ),
         runbook=_runbook(sli, cfg, severity),
         cases=tuple(cases),
         runbook_url=cfg.runbook_url(name),
-        dashboard="serving-overview",
+        dashboard=SERVING_UID,
     )
 
 
