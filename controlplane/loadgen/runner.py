@@ -91,16 +91,23 @@ def run_load(
     )
 
 
-async def _served_model(client: httpx.AsyncClient, pool: TargetPool) -> str:
-    urls = pool.urls
-    if not urls:
-        raise ValueError("model: no target to ask for /v1/models; pass --model")
-    try:
-        r = await client.get(f"{urls[0]}/v1/models", timeout=10)
-        r.raise_for_status()
-        return str(r.json()["data"][0]["id"])
-    except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
-        raise ValueError(f"model: could not read {urls[0]}/v1/models ({exc}); pass --model") from exc
+async def _served_model(client: httpx.AsyncClient, pool: TargetPool, wait_s: float) -> str:
+    """The first model id of a target's ``/v1/models``, waiting up to ``wait_s`` for a target to answer
+    (a targets file may still be empty while the first replica starts)."""
+    deadline = time.monotonic() + wait_s
+    last = "no target yet"
+    while True:
+        pool.refresh()
+        for url in pool.urls:
+            try:
+                r = await client.get(f"{url}/v1/models", timeout=10)
+                r.raise_for_status()
+                return str(r.json()["data"][0]["id"])
+            except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+                last = f"{url}/v1/models: {exc}"
+        if time.monotonic() >= deadline:
+            raise ValueError(f"model: could not learn the served model ({last}); pass --model")
+        await asyncio.sleep(0.5)
 
 
 async def _run(
@@ -127,7 +134,8 @@ async def _run(
     gate = asyncio.Semaphore(max_concurrency)
     # trust_env=False: a proxy from the environment must not carry loopback load elsewhere.
     async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-        served = model or await _served_model(client, pool)
+        wait_s = min(30.0, max_seconds) if max_seconds is not None else 30.0
+        served = model or await _served_model(client, pool, wait_s)
         bar = tqdm(total=n, disable=not progress, unit="req", file=sys.stderr, dynamic_ncols=True)
         clock = time.perf_counter
         t0 = clock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +185,25 @@ def test_cli_replays_the_azure_trace(shared_data: Path, capsys: pytest.CaptureFi
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["ok"] == 8 and len(bodies) == 8
     assert all(len(b["prompt"]) + b["max_tokens"] <= 512 for b in bodies)
+
+
+def test_waits_for_a_first_target_to_learn_the_model(tmp_path: Path) -> None:
+    # The targets file is empty at the start; a replica appears shortly after.
+    f = tmp_path / "t.json"
+    f.write_text("[]")
+    with fake_openai(model="late") as s:
+        timer = threading.Timer(0.3, lambda: f.write_text(json.dumps([{"targets": [s.target]}])))
+        timer.start()
+        try:
+            summary = run_load(trace(2), targets_file=f, compress=100, max_seconds=20)
+        finally:
+            timer.cancel()
+        assert {b["model"] for b in s.bodies} == {"late"}
+    assert summary["ok"] == 2
+
+
+def test_no_target_ever_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "t.json"
+    f.write_text("[]")
+    with pytest.raises(ValueError, match="model: could not learn the served model"):
+        run_load(trace(1), targets_file=f, max_seconds=1)
