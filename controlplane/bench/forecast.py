@@ -251,13 +251,15 @@ def _plot(path, results, horizons, unit, source) -> None:  # type: ignore[no-unt
         step = first.origins[1] - first.origins[0] if len(first.origins) > 1 else 1.0
         k = max(1, int(np.ceil(horizons[j] / step - 1e-9)))
         scale = 86400.0 if first.origins[-1] - first.origins[0] > 2 * 86400 else 3600.0
-        target = (first.origins + k * step) / scale
-        ax.plot(target, first.actual[:, j], color="black", lw=1.0, label="actual")
+        inside = np.isfinite(first.actual[:, j])  # targets past the end of the data are not drawn
+        target = ((first.origins + k * step) / scale)[inside]
+        ax.plot(target, first.actual[inside, j], color="black", lw=1.0, label="actual")
         for name, color in zip(shown, ("tab:blue", "tab:orange", "tab:green"), strict=False):
             ev = results[name][0]
-            ax.plot(target, ev.p50[:, j], color=color, lw=0.9, label=f"{name} p50")
+            ax.plot(target, ev.p50[inside, j], color=color, lw=0.9, label=f"{name} p50")
             if name == shown[0]:
-                ax.fill_between(target, ev.p50[:, j], ev.p90[:, j], color=color, alpha=0.25, label=f"{name} p50-p90")
+                ax.fill_between(target, ev.p50[inside, j], ev.p90[inside, j], color=color, alpha=0.25,
+                                label=f"{name} p50-p90")
         ax.set_title(f"horizon {_hlabel(horizons[j])}")
         ax.set_xlabel("target time (days from series start)" if scale == 86400.0 else "target time (h from series start)")
         ax.set_ylabel(unit)

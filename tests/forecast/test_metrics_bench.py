@@ -99,3 +99,15 @@ def test_bench_forecast_on_the_azure_code_trace(shared_data: Path, tmp_path: Pat
     doc = json.loads((tmp_path / "forecast.json").read_text())
     assert doc["format"] == "azure" and doc["step_s"] == 30.0 and doc["mase"]["season_slots"] == 1
     assert all(s["n"] > 40 for s in doc["forecasters"]["holt_damped"]["scores"])
+
+
+def test_bench_forecast_on_servegen_m_large(shared_data: Path, tmp_path: Path) -> None:
+    series = shared_data / "servegen" / "m-large"
+    code = main(["bench", "forecast", "--series", str(series), "--horizon", "10m,3h",
+                 "--forecasters", "last_value,seasonal_naive_daily,mean_reverting", "--out", str(tmp_path)])
+    assert code == 0
+    doc = json.loads((tmp_path / "forecast.json").read_text())
+    # 14 days of 10-minute windows; days 1-7 train, days 8-14 test; MASE against the daily naive
+    assert doc["slots"] == 2016 and doc["train_slots"] == 1008 and doc["mase"]["season_slots"] == 144
+    mase = {k: [s["mase"] for s in v["scores"]] for k, v in doc["forecasters"].items()}
+    assert all(m is not None and m > 0 for ms in mase.values() for m in ms)
