@@ -23,8 +23,9 @@ from controlplane.codegen.model import (
     Series,
     case_times,
     num,
+    sentence,
 )
-from controlplane.codegen.slo import ratio_record, slis
+from controlplane.codegen.slo import le_label, ratio_record, slis
 
 __all__ = ["controlplane_rule_file", "namespace_of_target"]
 
@@ -52,8 +53,8 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
         severity="page",
         summary="The control plane has not completed a tick in 10 minutes",
         description=(
-            f"No instance of job {job} finished a reconcile tick in the last 10 minutes (for {t.for_}); "
-            f"replica counts are frozen. {t.reason.capitalize()}."
+            f"No instance of job {job} finished a reconcile tick in the last 10 minutes, for {t.for_}. "
+            f"{sentence(t.reason)}."
         ),
         runbook=Runbook(
             meaning="No control plane instance is running its loop: crashed, stuck in a step, not "
@@ -93,7 +94,7 @@ def _decision_invalid(cfg: CodegenConfig) -> Alert:
         summary="Scaling decisions for {{ $labels.target }} are invalid",
         description=(
             "Policy {{ $labels.policy }} has produced no valid decision for {{ $labels.target }} "
-            f"for {t.for_}; the replica count is held. {t.reason.capitalize()}."
+            f"for {t.for_}; the replica count is held. {sentence(t.reason)}."
         ),
         runbook=Runbook(
             meaning="An input the decision needs is missing, stale or NaN; by design the control "
@@ -130,7 +131,7 @@ def _step_errors(cfg: CodegenConfig) -> Alert:
         summary="Control plane step {{ $labels.step }} keeps failing",
         description=(
             "Step {{ $labels.step }} raised {{ $value | humanize }} errors per second over 5 minutes, "
-            f"for {t.for_}. {t.reason.capitalize()}."
+            f"for {t.for_}. {sentence(t.reason)}."
         ),
         runbook=Runbook(
             meaning="One stage of the pipeline (collect, detect, forecast, decide, actuate, notify, "
@@ -212,7 +213,7 @@ def _pending(cfg: CodegenConfig) -> Alert:
         summary="{{ $labels.target }} has had fewer ready replicas than desired for " + t.for_,
         description=(
             "{{ $value | humanize }} replicas of {{ $labels.target }} that the control plane asked for "
-            f"are not ready after {t.for_}. {t.reason.capitalize()}."
+            f"are not ready after {t.for_}. {sentence(t.reason)}."
         ),
         runbook=Runbook(
             meaning="The control plane scaled up but the new replicas do not become ready.",
@@ -251,8 +252,6 @@ def _at_max(cfg: CodegenConfig) -> Alert:
     sli = slis(cfg)[0]
     good = round(1000 * (1 - t.value * cfg.error_budget * 2))
     slo_series = '{namespace="serving", model_name="tiny-llama"'
-    from controlplane.codegen.slo import le_label
-
     burn = (
         Series(f'{sli.metric}_bucket{slo_series}, le="{le_label(sli.bound_s)}"}}', f"0+{good}x60"),
         Series(f"{sli.metric}_count{slo_series}}}", "0+1000x60"),
@@ -267,7 +266,7 @@ def _at_max(cfg: CodegenConfig) -> Alert:
         description=(
             "The control plane wants {{ $value | humanize }} replicas for {{ $labels.target }}, its "
             f"max_replicas, while the latency error budget burns faster than {num(t.value)}x over 1h. "
-            f"{t.reason.capitalize()}."
+            f"{sentence(t.reason)}."
         ),
         runbook=Runbook(
             meaning="Demand exceeds what max_replicas can serve within the SLO; the autoscaler has "

@@ -31,6 +31,7 @@ __all__ = [
     "case_times",
     "num",
     "render_template",
+    "sentence",
 ]
 
 # Grafana uids of the generated dashboards; alerts name theirs in the dashboard_uid annotation.
@@ -46,6 +47,11 @@ _SEVERITIES = ("page", "ticket", "info")
 def num(x: float) -> str:
     """A number as PromQL and humans read it: 0.144, 6, 1e-05."""
     return f"{x:.10g}"
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter upper-cased and the rest untouched (SLO stays SLO)."""
+    return text[:1].upper() + text[1:]
 
 
 def case_times(for_: str, first_true: str = "0m") -> tuple[str, str]:
