@@ -39,7 +39,7 @@ def write_charts(rows: list[dict[str, Any]], out: Path, slo_ttft_s: float, title
     for r in rows:
         ys = r["series"]["replicas"]
         xs = [(k + 0.5) * step_h for k in range(len(ys))] if r["policy"] == "oracle" else t[: len(ys)]
-        style = {"ls": "--", "color": "black"} if r["policy"] == "oracle" else {}
+        style: dict[str, Any] = {"ls": "--", "color": "black"} if r["policy"] == "oracle" else {}
         ax.step(xs, ys, where="post", lw=1.0, label=r["policy"], **style)
     ax.set(xlabel="hours", ylabel="replicas (incl. starting)", title=f"Replicas per policy: {title}")
     ax.legend(loc="upper right", fontsize=8)

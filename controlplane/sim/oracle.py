@@ -87,7 +87,7 @@ def oracle_bound(
     total_work = float(pre.sum() + decode_work(profile, trace.output_tokens).sum())
     duration = trace.duration_s
     n_buckets = int(duration // bucket_s) + 2
-    work = np.zeros(n_buckets)
+    work: np.ndarray = np.zeros(n_buckets)
     if len(trace):
         allowed_misses = int(math.floor((1.0 - objective) * len(trace) + 1e-9))
         keep = np.ones(len(trace), dtype=bool)

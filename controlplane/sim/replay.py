@@ -260,7 +260,7 @@ def simulate(
         assert eng is not None
         nxt[rid] = None
         for ev in eng.advance(t):
-            i = ev.req_id
+            i: int = ev.req_id  # type: ignore[assignment]  # ids are trace indexes
             if ev.kind == FIRST_TOKEN:
                 v = ev.time - arr[i]
                 ttft[i] = v
