@@ -48,7 +48,7 @@ def write_charts(rows: list[dict[str, Any]], out: Path, slo_ttft_s: float, title
     fig, ax = plt.subplots(figsize=(10, 4))
     for r in runs:
         ys = [v if v is not None else float("nan") for v in r["series"]["ttft_p95_s"]]
-        ax.plot(t[: len(ys)], ys, lw=0.8, label=r["policy"])
+        ax.plot(t[: len(ys)], ys, lw=0.8, marker=".", markersize=2, label=r["policy"])
     ax.axhline(slo_ttft_s, color="red", ls="--", lw=1.0, label=f"SLO {slo_ttft_s:g} s")
     ax.set_yscale("log")
     ax.set(xlabel="hours", ylabel="TTFT p95 (s), by arrival", title=f"TTFT p95 over time: {title}")
