@@ -74,6 +74,18 @@ class Workload:
         if not (math.isfinite(self.output_tokens) and self.output_tokens >= 1):
             raise ValueError(f"output_tokens: must be >= 1, got {self.output_tokens!r}")
 
+    @staticmethod
+    def from_rates(request_rate: float | None, prompt_tokens_rate: float | None,
+                   generation_tokens_rate: float | None) -> Workload | None:
+        """Mean sizes from observed rates (tokens/s over requests/s); None when any is missing or idle."""
+        rates = (request_rate, prompt_tokens_rate, generation_tokens_rate)
+        if any(r is None or not math.isfinite(r) for r in rates):
+            return None
+        assert request_rate is not None and prompt_tokens_rate is not None and generation_tokens_rate is not None
+        if request_rate <= 0:
+            return None
+        return Workload(max(1.0, prompt_tokens_rate / request_rate), max(1.0, generation_tokens_rate / request_rate))
+
 
 @dataclass(frozen=True)
 class LatencySample:

@@ -18,7 +18,10 @@ demand then. It is a floor: the decider takes the max with the reactive ask,
 so it can only raise the count, never lower it below what current load needs.
 When the recent forecast error (wMAPE) exceeds ``policy.predictive.max_error_mape``
 the floor is dropped (``replicas`` None) with the reason in ``detail``: a
-forecast that has stopped tracking demand must not hold GPUs.
+forecast that has stopped tracking demand must not hold GPUs. So is a forecast
+whose newest observation is older than ``max_state_age_s``: the tick feeds new
+samples with ``forecaster.updated(t, y)``, and when it cannot, the forecast
+has lost sight of demand.
 """
 
 from __future__ import annotations
@@ -168,9 +171,13 @@ def floor_replicas(demand: float, capacity_per_replica: float, target_utilizatio
 class PredictiveFloor:
     """Per-target state of the predictive floor (start-ups seen, forecast errors)."""
 
-    def __init__(self, startup: StartupEstimator | None = None, errors: ForecastErrorTracker | None = None) -> None:
+    def __init__(self, startup: StartupEstimator | None = None, errors: ForecastErrorTracker | None = None,
+                 max_state_age_s: float = 900.0) -> None:
+        if not max_state_age_s > 0:
+            raise ValueError("max_state_age_s: must be > 0")
         self.startup = startup or StartupEstimator()
         self.errors = errors or ForecastErrorTracker()
+        self.max_state_age_s = float(max_state_age_s)
         self.last_forecast: dict[str, Any] | None = None
 
     def observe_startup(self, duration_s: float) -> None:
@@ -188,6 +195,10 @@ class PredictiveFloor:
             return Proposal(SOURCE, None, "predictive scaling is disabled in the policy")
         if forecaster is None or not forecaster.fitted:
             return Proposal(SOURCE, None, "no fitted forecast yet")
+        age = now - (forecaster.t_last or 0.0)
+        if age > self.max_state_age_s:
+            return Proposal(SOURCE, None, f"forecast state is stale: newest observation {age:.0f}s old"
+                                          f" > {self.max_state_age_s:g}s (feed it with updated())")
         lead, lead_detail = self.startup.lead_s(policy.startup_s, tick_s)
         q = pred.quantile
         try:
@@ -217,8 +228,10 @@ class PredictiveFloor:
         return Proposal(SOURCE, replicas, detail)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"startup": self.startup.to_dict(), "errors": self.errors.to_dict()}
+        return {"startup": self.startup.to_dict(), "errors": self.errors.to_dict(),
+                "max_state_age_s": self.max_state_age_s}
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> PredictiveFloor:
-        return PredictiveFloor(StartupEstimator.from_dict(d["startup"]), ForecastErrorTracker.from_dict(d["errors"]))
+        return PredictiveFloor(StartupEstimator.from_dict(d["startup"]), ForecastErrorTracker.from_dict(d["errors"]),
+                               float(d.get("max_state_age_s", 900.0)))

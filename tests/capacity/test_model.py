@@ -125,3 +125,18 @@ def test_online_correction_reports_what_it_did() -> None:
     est = CapacityEstimator(10.0, 2.0)
     assert est.observe(8.0, 3.0).startswith("SLO missed at load 8 < capacity 10 -> capacity 9")
     assert est.observe(None, 3.0) == "no change: load or TTFT p95 missing"
+
+
+@pytest.mark.parametrize(
+    ("rates", "want"),
+    [
+        ((2.0, 400.0, 200.0), Workload(200, 100)),  # 400 / 2 prompt tokens, 200 / 2 output tokens per request
+        ((2.0, 1.0, 0.5), Workload(1, 1)),  # sizes below one token are clamped to 1
+        ((0.0, 0.0, 0.0), None),  # idle: no sizes to learn
+        ((None, 400.0, 200.0), None),  # a missing rate is no data, not 0
+        ((2.0, float("nan"), 200.0), None),
+    ],
+    ids=["worked", "clamped", "idle", "missing", "nan"],
+)
+def test_workload_from_observed_rates(rates, want) -> None:  # type: ignore[no-untyped-def]
+    assert Workload.from_rates(*rates) == want

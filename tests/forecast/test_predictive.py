@@ -28,6 +28,7 @@ class FixedForecast:
 
     name = "fixed"
     fitted = True
+    t_last = NOW - 30.0
 
     def __init__(self, p50: float, p90: float) -> None:
         self.p50, self.p90 = p50, p90
@@ -37,6 +38,10 @@ class FixedForecast:
     def predict(self, now: float, horizons_s: list[float], quantiles: list[float]) -> dict[float, list[float]]:
         self.asked.append((now, list(horizons_s)))
         return {q: [self.p50 if q == 0.5 else self.p90] for q in quantiles}
+
+
+class StaleForecast(FixedForecast):
+    t_last = NOW - 3600.0
 
 
 @pytest.mark.parametrize(
@@ -140,8 +145,9 @@ def test_floor_records_its_p50_for_later_scoring() -> None:
         (policy(), None, 10.0, "no fitted forecast"),
         (policy(), FixedForecast(float("nan"), float("nan")), 10.0, "missing (NaN)"),
         (policy(), FixedForecast(1.0, 1.0), None, "capacity per replica unknown"),
+        (policy(), StaleForecast(1.0, 1.0), 10.0, "stale: newest observation 3600s old > 900s"),
     ],
-    ids=["disabled", "no-forecast", "nan-forecast", "no-capacity"],
+    ids=["disabled", "no-forecast", "nan-forecast", "no-capacity", "stale-state"],
 )
 def test_no_floor_without_what_it_needs(pol, fc, capacity, reason) -> None:  # type: ignore[no-untyped-def]
     prop = PredictiveFloor().propose(pol, fc, NOW, capacity, tick_s=15.0)

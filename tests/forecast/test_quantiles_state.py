@@ -83,7 +83,9 @@ def test_slot_swaps_whole_fitted_forecasters_only() -> None:
     assert slot.current() is None and slot.to_state() is None
     old = fit_fresh(LastValue, [60, 120], [1.0, 2.0])
     slot.swap(old)
-    new = fit_fresh(LastValue, [60, 120, 180], [1.0, 2.0, 3.0])
+    ticks = iter([10.0, 12.5])  # a fake monotonic clock: the fit "took" 2.5 s
+    new = fit_fresh(LastValue, [60, 120, 180], [1.0, 2.0, 3.0], monotonic=lambda: next(ticks))
+    assert new.report["fit_seconds_total"] == 2.5
     slot.swap(new)
     assert slot.current() is new and slot.generation == 2
     assert old.predict(120, [60], [0.5])[0.5] == pytest.approx([2.0])  # the old object was never touched
