@@ -264,7 +264,7 @@ class CodegenConfig(_Strict):
     forecast_quantiles: list[str] = Field(
         default_factory=lambda: ["0.5", "0.9"],
         min_length=1,
-        description="quantile label values of controlplane_forecast_request_rate drawn as the band",
+        description="quantile label values of the control plane's forecast request rate drawn as the band",
     )
     anomaly_score_threshold: float = Field(
         0.8, gt=0, lt=1, description="anomaly scores (0-1) above this become dashboard annotations"

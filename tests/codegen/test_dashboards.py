@@ -89,3 +89,18 @@ def test_every_alert_has_its_runbook() -> None:
         for section in ("## What it means", "## How to check", "## What to do"):
             assert section in text, (alert.name, section)
         assert alert.runbook_url.endswith(f"/runbooks/{alert.name}.md")
+
+
+def test_codegen_takes_metric_names_from_the_catalog() -> None:
+    # Only names.py spells catalog names; everything else refers to names.X.
+    from controlplane import catalog
+
+    spelled = {*catalog.ALL_FAMILIES, *catalog.VLLM_ALIASES} - {"up"}
+    codegen = REPO / "controlplane" / "codegen"
+    for path in sorted(codegen.rglob("*.py")):
+        if path.name == "names.py":
+            continue
+        text = path.read_text()
+        # A name followed by _bucket, _count or _sum still counts as spelling it.
+        found = sorted(n for n in spelled if re.search(rf"(?<![\w:]){re.escape(n)}(?![A-Za-z0-9:])", text))
+        assert not found, f"{path.relative_to(REPO)} spells {found}; use controlplane.codegen.names"

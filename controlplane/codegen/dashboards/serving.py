@@ -116,7 +116,7 @@ def serving_dashboard(cfg: CodegenConfig) -> g.Dashboard:
             Query(f'{GPU_UTIL_AVG}{{namespace=~"$namespace"}}', "mean {{namespace}}"),
         ],
         "percent", steps(("orange", None), ("green", under), ("red", over)),
-        f"DCGM_FI_DEV_GPU_UTIL per GPU; lines at {under:g}% (under-utilised) and {over:g}% (saturated).",
+        f"{names.GPU_UTIL} per GPU; lines at {under:g}% (under-utilised) and {over:g}% (saturated).",
         line=True,
     )
     lay.timeseries(
