@@ -34,7 +34,9 @@ def demo_policy(max_replicas: int = 4) -> ScalingPolicy:
     """A policy sized for the ``cpu-tiny`` emulator profile and a 2 s tick.
 
     Windows are shortened in proportion to the compressed workload: a 20 s stable
-    window, 4 s panic window and a 30 s down-stabilization instead of 60/6/300.
+    window, 4 s panic window and a 40 s down-stabilization instead of 60/6/300.
+    The running-requests target is half of the profile's 4 batch slots, leaving
+    headroom for the replica start-up the workload cannot wait for.
     """
     return ScalingPolicy.model_validate(
         {
@@ -43,8 +45,8 @@ def demo_policy(max_replicas: int = 4) -> ScalingPolicy:
             "min_replicas": 1,
             "max_replicas": max_replicas,
             "slo": {"ttft_p95_s": 0.5, "itl_p95_s": 0.05, "e2e_p95_s": 10.0},
-            "signals": {"waiting_requests": 1.0, "kv_cache_usage": 0.75, "running_requests": 3.0},
-            "windows": {"stable_s": 20.0, "panic_s": 4.0, "scale_down_stabilization_s": 30.0},
+            "signals": {"waiting_requests": 1.0, "kv_cache_usage": 0.75, "running_requests": 2.0},
+            "windows": {"stable_s": 20.0, "panic_s": 4.0, "scale_down_stabilization_s": 40.0},
             "steps": {"max_up_pods": 2, "max_down_pods": 1},
             "startup_s": 5.0,
             "max_signal_age_s": 10.0,
