@@ -212,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
         if ev.error:
             continue
         rep = ev.reports[0] if ev.reports else {}
-        extra = f" chose {rep['chosen']}" if "chosen" in rep else ""
-        print(f"{name}: {len(ev.reports)} fit(s), evaluation {secs:.2f}s wall{extra}")
+        extra = f"; chose {rep['chosen']}" if "chosen" in rep else ""
+        cal = float(rep.get("calibrated_horizon_s") or 0.0)
+        cal_txt = f"bands calibrated to {_hlabel(cal)}" if cal else "bands UNCALIBRATED (no backtest errors: p90 = p50)"
+        print(f"{name}: {len(ev.reports)} fit(s), evaluation {secs:.2f}s wall; {cal_txt}{extra}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     doc = {
