@@ -81,3 +81,17 @@ def test_rule_names_follow_conventions() -> None:
         assert alert.severity in ("page", "ticket", "info")
         rule = alert.to_rule()
         assert set(rule["annotations"]) >= {"summary", "description", "runbook_url"}
+
+
+def test_example_config_generates_rules_whose_tests_pass(promtool: str, tmp_path: Path) -> None:
+    # The promtool cases are derived from the config, so they must hold for any valid config.
+    from controlplane.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "codegen.yaml"
+    assert main(["generate", "--config", str(example), "--out", str(tmp_path)]) == 0
+    slo = (tmp_path / "alert_rules" / "slo.yaml").read_text()
+    # 2.5 s is a bucket bound; budget 0.5%, so the 14.4x page threshold is 0.072.
+    assert 'le="2.5"' in slo and "> 0.072\n" in slo
+    for name in RULE_FILES:
+        out = _run(promtool, "test", "rules", str(tmp_path / "alert_rules" / "tests" / f"{name}.yaml"))
+        assert out.returncode == 0, out.stdout + out.stderr
