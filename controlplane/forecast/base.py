@@ -29,10 +29,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from controlplane.forecast.calibration import ResidualQuantiles, from_log, horizon_steps, to_log
+from controlplane.forecast.calibration import MIN_ERRORS, ResidualQuantiles, from_log, horizon_steps, to_log
 from controlplane.forecast.series import Grid, regularize
 
-__all__ = ["QuantileForecaster", "StateModel", "Backtest", "NotApplicable", "encode_array", "decode_array"]
+__all__ = ["QuantileForecaster", "StateModel", "Backtest", "NotApplicable", "encode_array", "decode_array",
+           "validation_slots"]
+
+
+def validation_slots(n: int, fraction: float, max_horizon_s: float, step_s: float) -> int:
+    """Backtest tail length: ``fraction`` of the history, but on a short history enough
+    origins to score the longest horizon ``MIN_ERRORS`` times, up to half the history."""
+    longest = math.ceil(max_horizon_s / step_s - 1e-9)
+    return max(1, math.ceil(fraction * n), min(n // 2, longest + MIN_ERRORS))
 
 
 class NotApplicable(ValueError):
@@ -272,7 +280,7 @@ class StateModel(QuantileForecaster):
         head = self.min_head(step_s)
         if not self.estimates:
             return head
-        return max(head, n - max(1, math.ceil(self.validation_fraction * n)))
+        return max(head, n - validation_slots(n, self.validation_fraction, self.max_horizon_s, step_s))
 
     def fit(self, t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> None:
         grid = regularize(t, y, self.step_s)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["QUANTILE_GRID", "horizon_steps", "ResidualQuantiles", "to_log", "from_log"]
+__all__ = ["QUANTILE_GRID", "MIN_ERRORS", "horizon_steps", "ResidualQuantiles", "to_log", "from_log"]
 
 QUANTILE_GRID = np.arange(1, 100) / 100.0
 _BASE_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)

@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from controlplane.forecast.base import Backtest, NotApplicable, QuantileForecaster, StateModel
+from controlplane.forecast.base import (
+    Backtest,
+    NotApplicable,
+    QuantileForecaster,
+    StateModel,
+    validation_slots,
+)
 from controlplane.forecast.budget import FitBudget
 from controlplane.forecast.calibration import ResidualQuantiles
 from controlplane.forecast.ets import STLETS, HoltWinters
@@ -123,7 +129,7 @@ class AutoForecaster(QuantileForecaster):
     def fit(self, t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> None:
         grid = regularize(t, y, self.step_s)
         n = len(grid)
-        split = n - max(1, math.ceil(self.validation_fraction * n))
+        split = n - validation_slots(n, self.validation_fraction, self.max_horizon_s, grid.step_s)
         budget = self.budget
         budget.start()
         fitted: list[tuple[float, StateModel, Backtest]] = []
