@@ -51,13 +51,14 @@ def static_replicas(
     if not len(trace):
         return 1
     idx = (trace.arrival_s // bucket_s).astype(np.int64)
+    count = np.bincount(idx)
+    busy = count > 0
+    mean_p = np.bincount(idx, weights=trace.prompt_tokens)[busy] / count[busy]
+    mean_o = np.bincount(idx, weights=trace.output_tokens)[busy] / count[busy]
     best = 1
-    for k in np.unique(idx):
-        sel = idx == k
-        p, o = float(trace.prompt_tokens[sel].mean()), float(trace.output_tokens[sel].mean())
-        rate = float(sel.sum()) / bucket_s
+    for n, p, o in zip(count[busy].tolist(), mean_p.tolist(), mean_o.tolist(), strict=True):
         cap = profile.max_requests_per_s(p, o) * utilization
-        best = max(best, math.ceil(rate / cap - 1e-9))
+        best = max(best, math.ceil(n / bucket_s / cap - 1e-9))
     return best
 
 
