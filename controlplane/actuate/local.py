@@ -47,11 +47,15 @@ def emulator_command(extra: Sequence[str] = ()) -> CommandFor:
     return build
 
 
-def vllm_command(model: str, extra: Sequence[str] = ()) -> CommandFor:
-    """Start real vLLM's OpenAI-compatible server (the module entry point works on every build)."""
+def vllm_command(model: str, extra: Sequence[str] = (), python: str | None = None) -> CommandFor:
+    """Start real vLLM's OpenAI-compatible server (the module entry point works on every build).
+
+    ``python`` is the interpreter that has vLLM installed (a separate virtualenv keeps
+    vLLM's pinned dependencies away from the controller's); default: this one.
+    """
 
     def build(target: LocalTarget, name: str, port: int) -> Sequence[str]:
-        cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--host", "127.0.0.1"]
+        cmd = [python or sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--host", "127.0.0.1"]
         cmd += ["--port", str(port), "--model", model]
         if target.model_name:
             cmd += ["--served-model-name", target.model_name]
@@ -193,7 +197,9 @@ class LocalActuator:
         cmd = list(self.command_for(target, name, port))
         env = {**os.environ, **(self.env or {})}
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         replica = LocalReplica(name, port, proc, started_at=self._wall(), log_path=log_path)
         group.replicas.append(replica)
         return replica
@@ -225,7 +231,11 @@ class LocalActuator:
         entries = [
             {
                 "targets": [f"127.0.0.1:{r.port}"],
-                "labels": {"group": target.group, "replica": r.name, **({"model": target.model_name} if target.model_name else {})},
+                "labels": {
+                    "group": target.group,
+                    "replica": r.name,
+                    **({"model": target.model_name} if target.model_name else {}),
+                },
             }
             for r in group.replicas
             if r.ready_at is not None and not r.draining
@@ -242,7 +252,9 @@ class LocalActuator:
             return None
         total = 0.0
         for line in text.splitlines():
-            if line.startswith(("vllm:num_requests_running", "vllm:num_requests_waiting{", "vllm:num_requests_waiting ")):
+            if line.startswith(
+                ("vllm:num_requests_running", "vllm:num_requests_waiting{", "vllm:num_requests_waiting ")
+            ):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 

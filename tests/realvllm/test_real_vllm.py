@@ -1,6 +1,8 @@
 """Opt-in: real vLLM (CPU build) serving a tiny local model, scraped by real Prometheus.
 
-Run with ``CONTROLPLANE_VLLM=1`` after ``bash scripts/install-vllm-cpu``. The local
+Run with ``CONTROLPLANE_VLLM=1`` after ``bash scripts/install-vllm-cpu``, which puts
+vLLM in its own virtualenv (``.venv-vllm``; another one can be named with
+CONTROLPLANE_VLLM_PYTHON). The local
 actuator starts vLLM's OpenAI-compatible server as a process (the same code path as
 single-machine mode with real vLLM), the load generator sends streaming requests,
 and every catalog query the Prometheus source runs must return data from the real
@@ -9,7 +11,9 @@ server (GPU families excepted: there is no GPU and no DCGM exporter).
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,14 +34,16 @@ GPU_ONLY = {"gpu_utilization", "gpu_memory_used_bytes", "log_error_rate"}
 
 
 def test_every_catalog_signal_reads_from_real_vllm(tmp_path: Path) -> None:
-    pytest.importorskip("vllm")
+    python = os.environ.get("CONTROLPLANE_VLLM_PYTHON", str(REPO / ".venv-vllm" / "bin" / "python"))
+    if not Path(python).exists():
+        pytest.skip(f"no vLLM interpreter at {python}: run bash scripts/install-vllm-cpu")
     if shutil.which("prometheus") is None:
         pytest.skip("needs the Debian prometheus binary")
     import numpy as np
 
-    from realvllm.tiny_model import build_tiny_llama
-
-    model = build_tiny_llama(tmp_path / "tiny-llama", REPO)
+    model = tmp_path / "tiny-llama"
+    builder = Path(__file__).with_name("tiny_model.py")
+    subprocess.run([python, str(builder), str(model), str(REPO)], check=True, timeout=300)
     cache = tmp_path / "cache"
     cache.mkdir()
     env = {
@@ -49,7 +55,7 @@ def test_every_catalog_signal_reads_from_real_vllm(tmp_path: Path) -> None:
         "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
     }
     extra = ["--max-model-len", "512", "--enforce-eager", "--max-num-seqs", "4"]
-    actuator = LocalActuator(tmp_path / "local", command_for=vllm_command(str(model), extra), env=env)
+    actuator = LocalActuator(tmp_path / "local", command_for=vllm_command(str(model), extra, python), env=env)
     policy = ScalingPolicy.model_validate(
         {
             "name": "real",

@@ -55,3 +55,9 @@ def build_tiny_llama(out: Path, repo: Path, vocab_size: int = 2048) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(build_tiny_llama(Path(sys.argv[1]), Path(sys.argv[2])))
