@@ -1,0 +1,72 @@
+"""Errors to HTTP answers, in one place.
+
+Owns: the exception handlers. A :class:`~controlplane.policy.model.PolicyError`
+and a request that fails validation both answer 422 in FastAPI's documented
+shape (``detail: [{loc, msg, type}]``) plus ``field``, the dotted name of the
+offending key, so a client can point at it. Store errors map to 404 and 409;
+an unavailable dependency (no signal source) to 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from controlplane.policy.model import PolicyError
+from controlplane.store.errors import Conflict, NotFound
+
+__all__ = ["Unavailable", "install", "field_name"]
+
+_TAGS = ("kubernetes", "local")
+
+
+class Unavailable(Exception):
+    """503: what the request needs is not there (no running loop, no signal source)."""
+
+
+def field_name(loc: tuple[Any, ...] | list[Any], ctx_error: Any = None) -> str:
+    """``('body', 'target', 'kubernetes', 'deployment')`` -> ``target.deployment``."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header") and p not in _TAGS]
+    parts = [p for p in parts if not p.startswith("function-")]
+    extra = getattr(ctx_error, "field", None)
+    if extra:
+        parts.append(str(extra))
+    return ".".join(parts) or "body"
+
+
+def _policy_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PolicyError)
+    loc = ["body", *exc.field.split(".")]
+    item = {"loc": loc, "msg": exc.message, "type": "value_error", "field": exc.field}
+    return JSONResponse({"detail": [item]}, status_code=422)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        msg = str(cause) if cause is not None and getattr(cause, "field", None) else err["msg"]
+        loc = [str(p) for p in err["loc"]]
+        if cause is not None and getattr(cause, "field", None):
+            loc.append(str(cause.field))
+        items.append(
+            {
+                "loc": loc,
+                "msg": msg,
+                "type": err["type"],
+                "field": field_name(err["loc"], cause),
+            }
+        )
+    return JSONResponse({"detail": items}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PolicyError, _policy_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(NotFound, lambda r, e: JSONResponse({"detail": str(e)}, status_code=404))
+    app.add_exception_handler(Conflict, lambda r, e: JSONResponse({"detail": str(e)}, status_code=409))
+    app.add_exception_handler(Unavailable, lambda r, e: JSONResponse({"detail": str(e)}, status_code=503))

@@ -1,0 +1,208 @@
+"""Request and response bodies of the admin API (they make up its OpenAPI document).
+
+Owns: the wire shapes. Policies travel as :class:`~controlplane.policy.model.ScalingPolicy`
+itself, so the API, the CLI's YAML and the custom resource share one schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controlplane.policy.model import ScalingPolicy
+
+__all__ = [
+    "Problem",
+    "PolicyOut",
+    "PolicyVersionOut",
+    "FieldChange",
+    "DiffOut",
+    "RollbackIn",
+    "DryRunOut",
+    "DecisionOut",
+    "OverrideIn",
+    "OverrideOut",
+    "AuditOut",
+    "ForecastOut",
+    "AnomalyOut",
+    "TraceIn",
+    "WhatIfIn",
+    "WhatIfOut",
+    "Health",
+    "Readiness",
+    "ERRORS",
+]
+
+_TARGET = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no bearer token, or one that is invalid or expired"},
+    403: {"model": Problem, "description": "the token's role may not do this"},
+    429: {"model": Problem, "description": "this token's rate limit; see Retry-After"},
+}
+
+
+class PolicyOut(BaseModel):
+    name: str
+    version: int
+    managed_by: Literal["api", "crd"]
+    source: str | None = Field(
+        None, description="the custom resource (namespace/name) of a crd-managed policy"
+    )
+    created_at: float
+    updated_at: float
+    policy: ScalingPolicy
+
+
+class PolicyVersionOut(BaseModel):
+    name: str
+    version: int
+    policy: ScalingPolicy
+    created_at: float
+    created_by: str
+    comment: str
+
+
+class FieldChange(BaseModel):
+    field: str = Field(..., description="dotted path, list items by index: schedule.0.start")
+    before: Any = None
+    after: Any = None
+    change: Literal["added", "removed", "changed"]
+
+
+class DiffOut(BaseModel):
+    name: str
+    from_version: int
+    to_version: int
+    changes: list[FieldChange]
+
+
+class RollbackIn(_In):
+    version: int = Field(..., ge=1, description="the version whose content becomes the newest version")
+
+
+class DecisionOut(BaseModel):
+    id: int | None = None
+    target: str
+    policy: str
+    at: float
+    valid: bool
+    current: int
+    desired: int
+    binding: str
+    reasons: list[str]
+    proposals: list[dict[str, Any]]
+    mode: str
+    bounds: list[int]
+    inputs: dict[str, Any]
+    forecast: dict[str, Any] | None = None
+    anomalies: list[str]
+    shadow: bool
+    patched: bool = False
+    actuation: dict[str, Any] | None = None
+
+
+class DryRunOut(BaseModel):
+    decision: DecisionOut
+    would_patch: bool = Field(..., description="the loop, as leader, would patch the target to 'desired'")
+    override: dict[str, Any] | None = None
+
+
+class OverrideIn(_In):
+    target: str = Field(..., pattern=_TARGET, description="namespace/deployment, or local/group")
+    kind: Literal["pin", "pause"]
+    replicas: int | None = Field(
+        None, ge=0, le=10_000, description="a pin's replica count; unset for a pause"
+    )
+    expires_at: float | None = Field(None, description="Unix seconds; give this or ttl_s")
+    ttl_s: float | None = Field(
+        None, gt=0, le=30 * 86_400, description="seconds from now; give this or expires_at"
+    )
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class OverrideOut(BaseModel):
+    id: int
+    target: str
+    kind: Literal["pin", "pause"]
+    replicas: int | None
+    expires_at: float
+    reason: str
+    created_by: str
+    created_at: float
+    ended_at: float | None
+    active: bool
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: float
+    actor: str
+    role: str
+    action: str
+    kind: str
+    name: str
+    before: Any = None
+    after: Any = None
+    detail: str
+
+
+class ForecastOut(BaseModel):
+    target: str
+    policy: str
+    at: float
+    forecast: dict[str, Any]
+
+
+class AnomalyOut(BaseModel):
+    target: str
+    policy: str
+    at: float
+    description: str
+
+
+class TraceIn(_In):
+    path: str | None = Field(None, max_length=500, description="relative to the server's what-if directory")
+    content: str | None = Field(None, description="the trace file's text (CSV or JSONL), uploaded inline")
+    format: Literal["azure", "mooncake", "burstgpt", "servegen"] | None = Field(
+        None, description="sniffed when unset; servegen (a directory) only by path"
+    )
+
+
+class WhatIfIn(_In):
+    policy: ScalingPolicy
+    trace: TraceIn
+    start_s: float = Field(0.0, ge=0, description="replay from this offset into the trace (s)")
+    duration_s: float | None = Field(
+        None, gt=0, description="replay this long (s); the whole trace when unset"
+    )
+    profile: str | None = Field(
+        None, max_length=100, description="replica performance profile; default cpu-tiny"
+    )
+    compare_current: bool = Field(True, description="also replay the stored policy of the same name")
+
+
+class WhatIfOut(BaseModel):
+    trace: dict[str, Any]
+    profile: str
+    candidate: dict[str, Any]
+    current: dict[str, Any] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, dict[str, Any]]

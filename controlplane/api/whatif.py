@@ -1,0 +1,128 @@
+"""What-if: replay a trace through the simulator under a candidate policy.
+
+Owns: :func:`run_whatif` -- resolving the trace (a path inside the configured
+what-if directory, never outside it, or text uploaded in the request),
+bounding the replay (requests and span, from :class:`ApiOptions`), and running
+:func:`controlplane.sim.compare.simulate_policy` for the candidate and, when
+asked, the stored policy of the same name. Only ``whatif_concurrency`` replays
+run at once; another gets 429 rather than queue behind a long one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from controlplane.api.context import ApiContext
+from controlplane.api.encode import finite
+from controlplane.api.schemas import TraceIn, WhatIfIn
+from controlplane.policy.model import PolicyError, ScalingPolicy
+from controlplane.store.errors import NotFound
+
+__all__ = ["run_whatif", "Busy"]
+
+_SUFFIX = {"azure": ".csv", "burstgpt": ".csv", "mooncake": ".jsonl", None: ".txt"}
+
+
+class Busy(Exception):
+    """429: the what-if slots are taken."""
+
+
+def run_whatif(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
+    if not ctx.whatif_slots.acquire(blocking=False):
+        raise Busy(f"{ctx.options.whatif_concurrency} what-if replay(s) already running; retry shortly")
+    try:
+        return _run(ctx, req)
+    finally:
+        ctx.whatif_slots.release()
+
+
+def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
+    from controlplane.capacity.profile import DEFAULT_PROFILE, get_profile
+    from controlplane.sim.compare import simulate_policy
+    from controlplane.sim.results import SloTargets
+
+    profile_name = req.profile or DEFAULT_PROFILE
+    try:
+        profile = get_profile(profile_name)
+    except ValueError as exc:
+        raise PolicyError("profile", str(exc).removeprefix("profile: ")) from exc
+    trace = _load(ctx, req.trace)
+    opts = ctx.options
+    end = req.start_s + req.duration_s if req.duration_s is not None else trace.duration_s + 1.0
+    trace = trace.window(req.start_s, end)
+    if len(trace) == 0:
+        raise PolicyError("start_s", "the chosen window of the trace holds no requests")
+    if trace.duration_s > opts.whatif_max_duration_s:
+        raise PolicyError(
+            "duration_s",
+            f"the replay spans {trace.duration_s:.0f} s, over the limit of {opts.whatif_max_duration_s:.0f} s",
+        )
+    if len(trace) > opts.whatif_max_requests:
+        raise PolicyError(
+            "duration_s",
+            f"the window holds {len(trace)} requests, over the limit of {opts.whatif_max_requests}; replay a shorter span",
+        )
+
+    def figures(policy: ScalingPolicy) -> dict[str, Any]:
+        slo = SloTargets(
+            ttft_s=policy.slo.ttft_p95_s,
+            itl_s=policy.slo.itl_p95_s,
+            e2e_s=policy.slo.e2e_p95_s,
+            objective=policy.slo.objective,
+        )
+        result = simulate_policy(trace, policy, profile)
+        return dict(finite(result.summary(slo)))
+
+    current = None
+    if req.compare_current:
+        stored = ctx.policies.get_policy(req.policy.name)
+        current = figures(stored) if stored is not None else None
+    return {
+        "trace": {
+            "name": trace.name,
+            "requests": len(trace),
+            "duration_s": float(trace.duration_s),
+            "start_s": req.start_s,
+        },
+        "profile": profile_name,
+        "candidate": figures(req.policy),
+        "current": current,
+    }
+
+
+def _load(ctx: ApiContext, spec: TraceIn) -> Any:
+    from controlplane.traces.load import load_trace
+
+    if (spec.path is None) == (spec.content is None):
+        raise PolicyError("trace", "give exactly one of trace.path and trace.content")
+    try:
+        if spec.path is not None:
+            return load_trace(_resolve(ctx, spec.path), spec.format)
+        if spec.format == "servegen":
+            raise PolicyError("trace.format", "servegen traces are directories: name one by trace.path")
+        with tempfile.TemporaryDirectory(prefix="whatif-") as tmp:
+            path = Path(tmp) / f"upload{_SUFFIX[spec.format]}"
+            path.write_text(spec.content or "")
+            return load_trace(path, spec.format)
+    except PolicyError:
+        raise
+    except (ValueError, OSError) as exc:
+        where = "trace.path" if spec.path is not None else "trace.content"
+        raise PolicyError(where, str(exc).replace(tempfile.gettempdir(), "<upload>")) from exc
+
+
+def _resolve(ctx: ApiContext, relative: str) -> Path:
+    base = ctx.options.whatif_dir
+    if base is None:
+        raise PolicyError(
+            "trace.path", "this server has no what-if directory; upload the trace as trace.content"
+        )
+    root = Path(base).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or Path(relative).is_absolute():
+        raise PolicyError("trace.path", "must name a file inside the what-if directory")
+    if not path.exists():
+        raise NotFound(f"trace {relative!r} is not in the what-if directory")
+    return path

@@ -1,0 +1,27 @@
+"""Errors the store raises; the API maps each to one HTTP status.
+
+Owns: :class:`NotFound` (404), :class:`Conflict` (409) and :class:`ManagedElsewhere`
+(409: the object belongs to another source of truth, e.g. a Kubernetes custom resource).
+"""
+
+from __future__ import annotations
+
+__all__ = ["StoreError", "NotFound", "Conflict", "ManagedElsewhere"]
+
+
+class StoreError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    pass
+
+
+class ManagedElsewhere(Conflict):
+    pass
