@@ -19,13 +19,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from controlplane.clock import Clock, SystemClock
 from controlplane.config import ControllerConfig
+from controlplane.health import TickHealth, serve_metrics_and_health
 from controlplane.loop import Advisor, ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import LocalTarget, ScalingPolicy, load_policy_yaml
 from controlplane.protocols import Actuator, ReplicaStatus, ScaleResult
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
-from controlplane.telemetry import ControllerMetrics, serve_metrics
+from controlplane.telemetry import ControllerMetrics
 
 __all__ = ["Controller", "RoutingActuator", "load_policies_file"]
 
@@ -69,12 +70,19 @@ class Controller:
     metrics_addr: str = "127.0.0.1"
     jobs: Sequence[tuple[str, Callable[[], Any], float]] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    health: TickHealth | None = None
     _scheduler: BackgroundScheduler | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> Controller:
+        """Serve /metrics and /healthz on ``metrics_port`` (0: neither), then schedule the tick."""
+        if self.health is None:
+            self.health = TickHealth(self.tick_s)
         if self.metrics_port:
-            serve_metrics(self.loop.metrics, self.metrics_port, self.metrics_addr)
+            stop_server = serve_metrics_and_health(
+                self.loop.metrics.registry, self.health, self.metrics_port, self.metrics_addr
+            )
+            self.on_stop.append(stop_server)
         sched = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         # misfire_grace_time: a late tick still runs once (coalesced), never a burst of catch-up ticks.
         sched.add_job(self._tick, "interval", seconds=self.tick_s, id="tick", misfire_grace_time=int(self.tick_s * 2) or 1)
@@ -89,6 +97,8 @@ class Controller:
             self.loop.tick()
         except Exception:
             log.exception("tick failed")
+        if self.health is not None:
+            self.health.ticked()
 
     def wait(self, timeout_s: float | None = None) -> None:
         self._stopped.wait(timeout_s)
@@ -133,10 +143,17 @@ def build_controller(
             in_cluster=None if config.kubernetes.host else config.kubernetes.in_cluster,
             user_agent="llm-controlplane",
         )
-        actuator.kubernetes = KubernetesActuator(api, ActuatorSettings(field_manager=config.kubernetes.field_manager))
+        on_stop.append(api.close)
         if config.leader.enabled:
-            leadership = _start_leader_election(api, config, on_stop)
-    metrics = ControllerMetrics(identity=config.leader.identity or "local")
+            leadership = _leader_elector(api, config)
+        actuator.kubernetes = KubernetesActuator(
+            api, ActuatorSettings(field_manager=config.kubernetes.field_manager), leadership=leadership
+        )
+        if leadership is not None:
+            leadership.start()
+            # before api.close: a clean stop releases the lease through the client
+            on_stop.insert(len(on_stop) - 1, leadership.stop)
+    metrics = ControllerMetrics(identity=leadership.identity if leadership is not None else "local")
     loop = ControlLoop(
         policies=StaticPolicies(policies),
         source=PrometheusSource(config.prometheus.url, timeout_s=config.prometheus.timeout_s),
@@ -157,21 +174,23 @@ def build_controller(
     )
 
 
-def _start_leader_election(api: Any, config: ControllerConfig, on_stop: list[Callable[[], None]]) -> Any:
-    import os
+def _leader_elector(api: Any, config: ControllerConfig) -> Any:
+    """A (not yet started) elector on the configured Lease.
 
-    from controlplane.actuate.leader import LeaderElector
+    The identity defaults to ``<hostname>_<pid>``: the pod name in a cluster, and
+    still unique when two controllers share one host.
+    """
+    from controlplane.actuate.leader import LeaderElectionConfig, LeaderElector, default_identity
 
     s = config.leader
-    elector = LeaderElector(
+    return LeaderElector(
         api,
-        namespace=s.namespace,
-        name=s.lease_name,
-        identity=s.identity or os.environ.get("HOSTNAME", "controlplane"),
-        lease_duration_s=s.lease_duration_s,
-        renew_deadline_s=s.renew_deadline_s,
-        retry_period_s=s.retry_period_s,
+        LeaderElectionConfig(
+            name=s.lease_name,
+            namespace=s.namespace,
+            identity=s.identity or default_identity(),
+            lease_duration_s=s.lease_duration_s,
+            renew_deadline_s=s.renew_deadline_s,
+            retry_period_s=s.retry_period_s,
+        ),
     )
-    elector.start()
-    on_stop.append(elector.stop)
-    return elector
