@@ -13,8 +13,15 @@ without knowing the series' range in advance: when the range seen grows past
 ``regrow`` times the range the levels were cut for, the levels are recut and
 the counts rebuilt from the kept history.
 
-The counts are a pure function of the kept history, so ``state()`` only saves
-the history and ``restore`` rebuilds them exactly.
+A series that keeps producing new contexts (noise across level edges, bursty
+traffic) makes novelty cheap, so the share is reduced by ``familiar_weight``
+times its own exponentially weighted mean (weight ``familiar_alpha`` per
+sample, about 1/alpha samples of memory): what counts is novelty above the
+series' usual rate, the same idea as judging a raw score by its recent
+distribution (Numenta's anomaly likelihood).
+
+The counts are a pure function of the kept history, so ``state()`` saves the
+history (and the novelty rate) and ``restore`` rebuilds the counts exactly.
 """
 
 from __future__ import annotations
@@ -35,12 +42,15 @@ class ContextNovelty(StreamingDetector):
     ``lengths``: the context lengths compared. ``history``: samples kept (and
     counted); older ones are forgotten. ``learn``: samples before any score.
     ``regrow``: range growth that triggers recutting the levels.
+    ``familiar_alpha``/``familiar_weight``: memory and weight of the usual
+    novelty rate subtracted from the share (weight 0 gives the plain share).
     """
 
     kind = "context"
 
     def __init__(self, levels: int = 8, lengths: tuple[int, ...] = (1, 2, 3, 4, 5),
-                 history: int = 5000, learn: int = 150, regrow: float = 1.5) -> None:
+                 history: int = 5000, learn: int = 150, regrow: float = 1.5,
+                 familiar_alpha: float = 0.01, familiar_weight: float = 1.0) -> None:
         super().__init__()
         if levels < 2:
             raise ValueError("levels: must be >= 2")
@@ -50,11 +60,16 @@ class ContextNovelty(StreamingDetector):
             raise ValueError("history: must be longer than the longest context")
         if regrow < 1.0:
             raise ValueError("regrow: must be >= 1")
+        if not 0.0 < familiar_alpha <= 1.0 or familiar_weight < 0.0:
+            raise ValueError("familiar_alpha: must be in (0, 1], familiar_weight >= 0")
         self.levels = levels
         self.lengths = tuple(sorted(lengths))
         self.history = history
         self.learn = learn
         self.regrow = regrow
+        self.familiar_alpha = familiar_alpha
+        self.familiar_weight = familiar_weight
+        self._rate: float | None = None
         self._values: deque[float] = deque()
         self._lo = math.inf
         self._hi = -math.inf
@@ -107,7 +122,10 @@ class ContextNovelty(StreamingDetector):
                 if seen == 0:
                     new += 1
                 counts[key] = seen + 1
-            score = new / len(self.lengths)
+            share = new / len(self.lengths)
+            usual = share if self._rate is None else self._rate
+            self._rate = usual + self.familiar_alpha * (share - usual)
+            score = max(0.0, share - self.familiar_weight * usual)
         self._remember(x)
         return score
 
@@ -142,12 +160,14 @@ class ContextNovelty(StreamingDetector):
             "lo": self._lo if self._values else None,
             "hi": self._hi if self._values else None,
             "cut": list(self._cut) if self._cut is not None else None,
+            "rate": self._rate,
         }
 
     def _restore_core(self, state: dict[str, Any]) -> None:
         self._values = deque(float(v) for v in state["values"])
         self._lo = math.inf if state["lo"] is None else float(state["lo"])
         self._hi = -math.inf if state["hi"] is None else float(state["hi"])
+        self._rate = None if state["rate"] is None else float(state["rate"])
         cut = state["cut"]
         self._cut = None if cut is None else (float(cut[0]), float(cut[1]))
         self._tokens = deque()

@@ -2,12 +2,14 @@
 
 Owns: :data:`DETECTORS` and :func:`make_detector`. Must not import any I/O library.
 
-``ensemble`` is the default univariate detector: context novelty (weight 0.9)
-blended with tail surprise (weight 0.1), quiet for 50 samples after a blended
-score of 0.725 or more. The blend lets the rarity of the value order the
-alerts that context novelty alone would tie. The weights and rest period were
-chosen on the Numenta Anomaly Benchmark as one setting for every series; see
-``controlplane bench anomalies``.
+``ensemble`` is the default univariate detector: context novelty at five
+resolutions (6 to 10 coarse levels, weight 0.16 each) blended with tail
+surprise (weight 0.2), quiet for 50 samples after a blended score of 0.5 or
+more unless a stronger one comes. Several resolutions average away the
+accidental novelty of a value that falls just across a level edge at one of
+them; tail surprise orders the alerts that novelty alone would tie. The
+members, weights and rest period are one setting for every series, chosen on
+the Numenta Anomaly Benchmark (see ``controlplane bench anomalies``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from controlplane.detect.seasonal import SeasonalMAD
 __all__ = ["DETECTORS", "UNIVARIATE", "make_detector"]
 
 
-def _ensemble(**kw: Any) -> Ensemble:
-    return Ensemble([(ContextNovelty(), 0.9), (TailSurprise(), 0.1)],
-                    rest_ticks=kw.get("rest_ticks", 50), rest_level=kw.get("rest_level", 0.725))
+ENSEMBLE_LEVELS = (6, 7, 8, 9, 10)
+
+
+def _ensemble(rest_ticks: int = 50, rest_level: float = 0.5, tail_weight: float = 0.2) -> Ensemble:
+    share = (1.0 - tail_weight) / len(ENSEMBLE_LEVELS)
+    members: list[tuple[StreamingDetector, float]] = [(ContextNovelty(levels=n), share) for n in ENSEMBLE_LEVELS]
+    members.append((TailSurprise(), tail_weight))
+    return Ensemble(members, rest_ticks=rest_ticks, rest_level=rest_level)
 
 
 DETECTORS: dict[str, Callable[..., StreamingDetector]] = {
