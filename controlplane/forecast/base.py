@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from controlplane.forecast.calibration import MIN_ERRORS, ResidualQuantiles, from_log, horizon_steps, to_log
+from controlplane.forecast.calibration import MIN_ERRORS, ResidualQuantiles, band_shift, horizon_steps
 from controlplane.forecast.series import Grid, regularize
 
 __all__ = ["QuantileForecaster", "StateModel", "Backtest", "NotApplicable", "encode_array", "decode_array",
@@ -136,10 +136,10 @@ class QuantileForecaster:
         return self.residuals.max_step * self.step_s
 
     def _quantiles_of(self, points: np.ndarray, ks: np.ndarray, q: float) -> np.ndarray:
-        z = to_log(points)
-        if self.residuals is not None:
-            z = z + self.residuals.offsets(ks, q)
-        out = from_log(z)
+        if self.residuals is None:
+            out = np.maximum(points, 0.0)
+        else:
+            out = self.residuals.band(points, ks, q)
         return np.where(np.isfinite(points), out, np.nan)
 
     def predict(self, now: float, horizons_s: Sequence[float], quantiles: Sequence[float]) -> dict[float, list[float]]:
@@ -315,7 +315,7 @@ class StateModel(QuantileForecaster):
         self.step_s = step
         self.t_last = grid.t_last
         self._fit = _Fit(params, state)
-        self.residuals = ResidualQuantiles.from_backtest(steps, fc, act)
+        self.residuals = ResidualQuantiles.from_backtest(steps, fc, act, band_shift(values[:split]))
         self.report = {
             "model": self.name,
             "n": len(grid),

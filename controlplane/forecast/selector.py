@@ -32,7 +32,7 @@ from controlplane.forecast.base import (
     validation_slots,
 )
 from controlplane.forecast.budget import FitBudget
-from controlplane.forecast.calibration import ResidualQuantiles
+from controlplane.forecast.calibration import ResidualQuantiles, band_shift
 from controlplane.forecast.ets import STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
 from controlplane.forecast.reverting import MeanReverting
@@ -171,7 +171,8 @@ class AutoForecaster(QuantileForecaster):
             scores["ensemble"] = ens_score
             if ens_score < best_score:
                 ens = Ensemble([a, b], step_s=grid.step_s, max_horizon_s=self.max_horizon_s)
-                ens.residuals = ResidualQuantiles.from_backtest(bt.steps, bt.forecasts, bt.actuals)
+                ens.residuals = ResidualQuantiles.from_backtest(bt.steps, bt.forecasts, bt.actuals,
+                                                                band_shift(grid.values[:split]))
                 ens.report = {"model": "ensemble", "members": [a.name, b.name]}
                 chosen = ens
         self.chosen = chosen

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from controlplane.forecast.calibration import ResidualQuantiles, horizon_steps
+from controlplane.forecast.calibration import ResidualQuantiles, band_shift, horizon_steps
 from controlplane.forecast.metrics import coverage
 from controlplane.forecast.naive import LastValue
 from controlplane.forecast.registry import FORECASTERS, from_state, make_forecaster
@@ -40,14 +40,30 @@ def test_horizon_steps_are_geometric_and_end_at_the_max() -> None:
 
 
 def test_residual_quantiles_interpolate_between_horizons() -> None:
-    # errors on the log1p scale: always +0.1 at 1 step, +0.3 at 4 steps
+    # shift c = 1: errors log(a + 1) - log(f + 1) are always +0.1 at 1 step, +0.3 at 4 steps
     fc = np.full((20, 2), np.expm1(1.0))
     act = np.column_stack([np.full(20, np.expm1(1.1)), np.full(20, np.expm1(1.3))])
-    rq = ResidualQuantiles.from_backtest((1, 4), fc, act)
+    rq = ResidualQuantiles.from_backtest((1, 4), fc, act, shift=1.0)
     assert rq is not None
     # 2 steps lies a third of the way from 1 to 4: 0.1 + (0.3 - 0.1) / 3
     assert rq.offsets(np.array([1, 2, 4, 10]), 0.9) == pytest.approx([0.1, 0.1 + 0.2 / 3, 0.3, 0.3])
+    # the band undoes the shift: p90 of a point 99 at 4 steps is 100 e^0.3 - 1
+    assert rq.band(np.array([99.0]), np.array([4]), 0.9)[0] == pytest.approx(100 * np.exp(0.3) - 1)
     assert ResidualQuantiles.from_backtest((1,), fc[:3, :1], act[:3, :1]) is None  # too few errors
+
+
+def test_band_shift_keeps_a_burst_after_an_empty_bucket_from_blowing_up_the_band() -> None:
+    # level ~5,000 tokens/s with one bucket at 10 followed by 5,000: with c = 1 that error is
+    # log(5001 / 11) = 6.1 on the log scale; with c = half the mean (~2,500) it is log(7500 / 2510) = 1.1
+    assert band_shift(np.array([4000.0, 6000.0, np.nan])) == 2500.0
+    assert band_shift(np.array([0.0, np.nan])) == 1.0
+    fc = np.full((20, 1), 10.0)
+    act = np.full((20, 1), 5000.0)
+    wide = ResidualQuantiles.from_backtest((1,), fc, act, shift=1.0)
+    tame = ResidualQuantiles.from_backtest((1,), fc, act, shift=2500.0)
+    assert wide is not None and tame is not None
+    assert wide.offsets(np.array([1]), 0.9)[0] == pytest.approx(np.log(5001 / 11))
+    assert tame.offsets(np.array([1]), 0.9)[0] == pytest.approx(np.log(7500 / 2510))
 
 
 @pytest.mark.parametrize("name", sorted(FORECASTERS))
