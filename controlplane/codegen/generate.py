@@ -34,9 +34,11 @@ OWNED = {
 def generate(cfg: CodegenConfig) -> dict[str, str]:
     out: dict[str, str] = {}
     files = rule_files(cfg)
+    by_name = {f.name: f for f in files}
     for f in files:
+        needed = [by_name[n] for n in f.needs]
         out[f"alert_rules/{f.name}.yaml"] = dump(f.to_dict())
-        out[f"alert_rules/tests/{f.name}.yaml"] = dump(promtool_document(f, cfg.rule_interval))
+        out[f"alert_rules/tests/{f.name}.yaml"] = dump(promtool_document(f, cfg.rule_interval, needed))
         for alert in f.alerts:
             out[f"runbooks/{alert.name}.md"] = runbook_markdown(alert)
     out["runbooks/README.md"] = runbook_index([a for f in files for a in f.alerts])

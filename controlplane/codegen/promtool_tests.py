@@ -57,12 +57,20 @@ def _series_text(name: str, labels: dict[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
-def promtool_document(rules: RuleFile, interval: str) -> dict[str, Any]:
-    """The promtool document for ``rules``; rule files are named relative to alert_rules/tests/."""
-    files = [f"../{name}.yaml" for name in (*rules.needs, rules.name)]
+def promtool_document(rules: RuleFile, interval: str, needed: list[RuleFile] | None = None) -> dict[str, Any]:
+    """The promtool document for ``rules``; rule files are named relative to alert_rules/tests/.
+
+    ``needed`` are the rule files named in ``rules.needs``. Their groups come first in
+    ``group_eval_order``: promtool otherwise evaluates groups in map order, so an alert
+    could read a recording rule's previous value in one run and its current one in the next.
+    """
+    needed = needed or []
+    files = [f"../{f.name}.yaml" for f in needed] + [f"../{rules.name}.yaml"]
+    order = [g.name for f in (*needed, rules) for g in f.groups]
     return {
         "rule_files": files,
         "evaluation_interval": interval,
+        "group_eval_order": order,
         "tests": [_group(a, c) for a in rules.alerts for c in a.cases],
     }
 
