@@ -48,7 +48,11 @@ __all__ = [
     "ProfileScore",
     "threshold_curve",
     "score_corpus",
+    "Scores",
 ]
+
+# One file's anomaly scores, one per row (a list or a NumPy array).
+Scores = Sequence[float] | np.ndarray
 
 _PROBATION_FRACTION = 0.15
 _PROBATION_CAP_ROWS = 5000
@@ -180,7 +184,7 @@ class ProfileScore:
     per_file: dict[str, float]
 
 
-def _pool(files: Sequence[tuple[SweptFile, np.ndarray]], profile: CostProfile) -> tuple[np.ndarray, ...]:
+def _pool(files: Sequence[tuple[SweptFile, Scores]], profile: CostProfile) -> tuple[np.ndarray, ...]:
     scores, wid, value = [], [], []
     offset = 0
     for swept, s in files:
@@ -196,11 +200,11 @@ def _pool(files: Sequence[tuple[SweptFile, np.ndarray]], profile: CostProfile) -
     return np.concatenate(scores), np.concatenate(wid), np.concatenate(value)
 
 
-def _null_score(files: Sequence[tuple[SweptFile, np.ndarray]], profile: CostProfile) -> float:
+def _null_score(files: Sequence[tuple[SweptFile, Scores]], profile: CostProfile) -> float:
     return -profile.fn_weight * sum(len(f.counted_windows) for f, _ in files)
 
 
-def threshold_curve(files: Sequence[tuple[SweptFile, np.ndarray]],
+def threshold_curve(files: Sequence[tuple[SweptFile, Scores]],
                     profile: CostProfile) -> tuple[np.ndarray, np.ndarray]:
     """Total raw score for every candidate threshold, highest threshold first.
 
@@ -233,7 +237,7 @@ def threshold_curve(files: Sequence[tuple[SweptFile, np.ndarray]],
     return np.asarray(thresholds), np.asarray(totals)
 
 
-def _file_score(swept: SweptFile, s: np.ndarray, threshold: float, profile: CostProfile) -> tuple[float, int, int, int]:
+def _file_score(swept: SweptFile, s: Scores, threshold: float, profile: CostProfile) -> tuple[float, int, int, int]:
     fired = (np.asarray(s, dtype=float) >= threshold) & (swept.window != -2)
     outside = fired & (swept.window == -1)
     total = profile.fp_weight * float(swept.fp[outside].sum())
@@ -249,7 +253,7 @@ def _file_score(swept: SweptFile, s: np.ndarray, threshold: float, profile: Cost
     return total, tp, int(outside.sum()), fn
 
 
-def score_corpus(files: Sequence[tuple[SweptFile, np.ndarray]], profile: CostProfile,
+def score_corpus(files: Sequence[tuple[SweptFile, Scores]], profile: CostProfile,
                  threshold: float | None = None) -> ProfileScore:
     """Score a corpus of (swept file, anomaly scores); search the threshold unless given."""
     if threshold is None:

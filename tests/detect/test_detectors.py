@@ -121,6 +121,19 @@ def test_iforest_refits_periodically_not_every_tick(monkeypatch: pytest.MonkeyPa
     assert fits == [20, 45, 70, 95]
 
 
+def test_iforest_tree_walk_matches_scikit_learn() -> None:
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(200, 3)).tolist()
+    det = IsolationForestDetector(window=200, refit_every=500, min_fit=200)
+    run(det, rows + [[0.0, 0.0, 0.0]])
+    forest = IsolationForest(n_estimators=det.trees, random_state=det.seed).fit(np.asarray(rows))
+    probe = rng.normal(scale=2.0, size=(50, 3))
+    expected = -forest.score_samples(probe)
+    assert [det.strangeness(list(p)) for p in probe] == pytest.approx(expected.tolist(), abs=1e-12)
+
+
 def _roundtrip_cases() -> list[tuple[str, Callable[[], StreamingDetector], list]]:
     seasonal, _ = seasonal_with_anomaly(days=4, anomaly_day=3)
     vectors = [[v, v / 2, (v % 7)] for v in noise(400, seed=5)]
