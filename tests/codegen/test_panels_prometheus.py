@@ -9,7 +9,7 @@ intervals shortened to 1 s) so panels reading recording rules have data too.
 
 Every query of every panel must parse and return at least one series with a
 finite value; each template variable must resolve to at least one value; each
-annotation query must parse. Panels that need the synthetic series are listed in
+annotation query must parse; and every loaded rule must evaluate without error. Panels that need the synthetic series are listed in
 :data:`SYNTHETIC_PANELS`, and a test keeps that list equal to what the queries read.
 """
 
@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from controlplane import catalog
 from controlplane.codegen.config import CodegenConfig
+from controlplane.codegen.rules import all_alerts, all_recordings
 
 from .synthetic import SyntheticCollector
 
@@ -193,6 +194,7 @@ def test_dashboards_against_real_prometheus(loaded_prometheus: Any, generated: d
     _every_panel_query_returns_series(loaded_prometheus, generated)
     _template_variables_resolve(loaded_prometheus, generated)
     _annotation_queries_parse_and_anomalies_show(loaded_prometheus, generated)
+    _every_rule_evaluates_without_error(loaded_prometheus)
 
 
 def _every_panel_query_returns_series(prom: Any, generated: dict[str, str]) -> None:
@@ -234,3 +236,12 @@ def _annotation_queries_parse_and_anomalies_show(prom: Any, generated: dict[str,
     assert prom.query(by_name["Anomalies"])
     # No alert fires within this short test (every alert has a ``for``): parse only.
     prom.query(by_name["Alerts"])
+
+
+def _every_rule_evaluates_without_error(prom: Any) -> None:
+    """On real series (several replicas, real label sets) no rule hits a matching error."""
+    groups = httpx.get(f"{prom.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    assert len(rules) == len(all_alerts(CFG)) + len(all_recordings(CFG))
+    broken = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert not broken, broken
