@@ -241,8 +241,8 @@ class CodegenConfig(_Strict):
         4.10,
         gt=0,
         description=(
-            "USD per GPU-hour; default is an on-demand A100 40GB: AWS p4d.24xlarge list price "
-            "32.77 USD/h for 8 GPUs (us-east-1)"
+            "USD per GPU-hour; default is an on-demand A100 40GB: the AWS p4d.24xlarge on-demand "
+            "list price in us-east-1 in 2023, 32.77 USD/h for 8 GPUs; set your own"
         ),
     )
     runbook_base_url: str = Field(

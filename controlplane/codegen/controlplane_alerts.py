@@ -270,7 +270,8 @@ def _at_max(cfg: CodegenConfig) -> Alert:
         ),
         runbook=Runbook(
             meaning="Demand exceeds what max_replicas can serve within the SLO; the autoscaler has "
-            "nothing left to give.",
+            "nothing left to give. (Kubernetes targets: the namespace is read from the target name "
+            "namespace/deployment and matched with the SLO rules' namespace label.)",
             checks=(
                 "Autoscaler dashboard: desired pinned at the maximum; forecast against actual load.",
                 "Serving overview: is the load real (request rate up) or an anomaly (retries, one client)?",
