@@ -1,0 +1,53 @@
+"""Fake loop parts for API tests: a source with fixed readings and an actuator with a fixed spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controlplane.policy.decision import Decision
+from controlplane.policy.model import ScalingPolicy
+from controlplane.protocols import ReplicaStatus, ScaleResult
+from controlplane.signals import Reading, Signals
+from controlplane.sources.prometheus import Health
+
+
+@dataclass
+class FakeSource:
+    """``waiting`` queued requests in total; everything else quiet and inside the SLOs."""
+
+    waiting: float = 0.0
+    healthy: bool = True
+    collected: int = 0
+
+    def collect(self, policy: ScalingPolicy, now: float) -> Signals:
+        self.collected += 1
+        return Signals(
+            target=policy.target_key,
+            collected_at=now,
+            waiting_requests=Reading.of(self.waiting, at=now),
+            running_requests=Reading.of(4.0, at=now),
+            kv_cache_usage_mean=Reading.of(0.1, at=now),
+            ttft_p95=Reading.of(0.2, at=now),
+            itl_p95=Reading.of(0.02, at=now),
+            e2e_p95=Reading.of(2.0, at=now),
+            ready_replicas=Reading.of(2.0, at=now),
+        )
+
+    def check(self) -> Health:
+        return Health(self.healthy, "fake prometheus " + ("answers" if self.healthy else "is down"))
+
+
+@dataclass
+class FakeActuator:
+    spec: int = 2
+    patches: list[int] = field(default_factory=list)
+
+    def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
+        return ReplicaStatus(spec=self.spec, ready=self.spec, pending=0, observed_at=now)
+
+    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
+        if decision.desired == self.spec:
+            return ScaleResult(False, self.spec, "unchanged")
+        self.patches.append(decision.desired)
+        self.spec = decision.desired
+        return ScaleResult(True, self.spec, "patched")
