@@ -100,9 +100,13 @@ def build(root: Path) -> list[dict[str, Any]]:
     return objs
 
 
-def _generate(root: Path, where: Path, gen: dict[str, Any], options: dict[str, Any], objs: list[dict[str, Any]]) -> None:
+def _generate(
+    root: Path, where: Path, gen: dict[str, Any], options: dict[str, Any], objs: list[dict[str, Any]]
+) -> None:
     if not options.get("disableNameSuffixHash"):
-        raise RenderError(f"{where}: generatorOptions.disableNameSuffixHash: must be true (hash suffixes not rendered)")
+        raise RenderError(
+            f"{where}: generatorOptions.disableNameSuffixHash: must be true (hash suffixes not rendered)"
+        )
     data: dict[str, str] = {}
     for entry in gen.get("files") or []:
         key, _, rel = entry.rpartition("=") if "=" in entry else (Path(entry).name, "", entry)
@@ -119,17 +123,23 @@ def _generate(root: Path, where: Path, gen: dict[str, Any], options: dict[str, A
     found = [o for o in objs if _key(o) == ("ConfigMap", meta.get("namespace", ""), meta["name"])]
     if behavior == "create":
         if found:
-            raise RenderError(f"{where}: configMapGenerator {meta['name']}: exists; use behavior merge or replace")
+            raise RenderError(
+                f"{where}: configMapGenerator {meta['name']}: exists; use behavior merge or replace"
+            )
         objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
     elif behavior in ("merge", "replace"):
         if not found:
-            raise RenderError(f"{where}: configMapGenerator {meta['name']}: behavior {behavior} needs a base ConfigMap")
+            raise RenderError(
+                f"{where}: configMapGenerator {meta['name']}: behavior {behavior} needs a base ConfigMap"
+            )
         cm = found[0]
         cm["data"] = {**(cm.get("data") or {}), **data} if behavior == "merge" else data
         if meta.get("labels"):
             cm["metadata"]["labels"] = {**(cm["metadata"].get("labels") or {}), **meta["labels"]}
     else:
-        raise RenderError(f"{where}: configMapGenerator.behavior: {behavior!r} is not create, merge or replace")
+        raise RenderError(
+            f"{where}: configMapGenerator.behavior: {behavior!r} is not create, merge or replace"
+        )
 
 
 def _matches(obj: dict[str, Any], target: dict[str, Any]) -> bool:
@@ -249,7 +259,9 @@ def render_all(repo: Path = REPO) -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m serving.k8s.render", description=__doc__.split("\n")[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 when a rendered file is stale; write nothing")
+    ap.add_argument(
+        "--check", action="store_true", help="exit 1 when a rendered file is stale; write nothing"
+    )
     args = ap.parse_args(argv)
     # The settings copy first: the overlays' ConfigMap is generated from it.
     settings_copy = K8S / "base/controller/controller.yaml"

@@ -59,7 +59,9 @@ def test_role_bindings_name_the_service_account(overlay: str) -> None:
     from tests.deploy.manifests import documents
 
     bindings = [d for d in documents(overlay) if d["kind"] == "RoleBinding"]
-    roles = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents(overlay) if d["kind"] == "Role"}
+    roles = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents(overlay) if d["kind"] == "Role"
+    }
     assert {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in bindings} == roles
     for b in bindings:
         assert b["subjects"] == [{"kind": "ServiceAccount", "name": "llm-controlplane", "namespace": NS}]
@@ -91,7 +93,9 @@ def test_settings_paths_and_ports_match_the_pod(overlay: str) -> None:
     assert volume_of(config_arg)["configMap"]["name"] == "llm-controlplane-config"
     assert volume_of(cfg.loop.policies_file or "")["configMap"]["name"] == "llm-controlplane-config"
     assert volume_of(cfg.api.tokens_file or "")["secret"]["secretName"] == "llm-controlplane-api-tokens"
-    assert "emptyDir" in volume_of(cfg.loop.database) or "persistentVolumeClaim" in volume_of(cfg.loop.database)
+    assert "emptyDir" in volume_of(cfg.loop.database) or "persistentVolumeClaim" in volume_of(
+        cfg.loop.database
+    )
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"api": cfg.api.port, "metrics": cfg.loop.metrics_port}
     for probe in ("readinessProbe", "livenessProbe"):
@@ -108,7 +112,9 @@ def test_hardened_pod(overlay: str) -> None:
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and {"cpu", "memory"} <= set(c["resources"]["limits"])
+    assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and {"cpu", "memory"} <= set(
+        c["resources"]["limits"]
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -122,13 +128,23 @@ def test_network_policy(overlay: str) -> None:
         assert all("namespaceSelector" in peer for peer in rule["from"]), "no ingress from everywhere"
     egress_ports = {(p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"]}
     # DNS, API server, Prometheus, Alertmanager, Elasticsearch.
-    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP"), (9090, "TCP"), (9093, "TCP"), (9200, "TCP")}
+    assert egress_ports == {
+        (53, "UDP"),
+        (53, "TCP"),
+        (443, "TCP"),
+        (6443, "TCP"),
+        (9090, "TCP"),
+        (9093, "TCP"),
+        (9200, "TCP"),
+    }
 
 
 def test_secret_values_are_marked_placeholders() -> None:
     secret = find("production", "Secret", "llm-controlplane-api-tokens", NS)
     assert secret["metadata"]["annotations"]["llm-controlplane.io/placeholder"] == "true"
-    lines = [ln for ln in secret["stringData"]["tokens"].splitlines() if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln for ln in secret["stringData"]["tokens"].splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert lines and all(ln.startswith("REPLACE-ME") for ln in lines)
 
 

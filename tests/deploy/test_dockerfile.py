@@ -74,17 +74,30 @@ def test_entrypoint_is_the_cli_and_default_command_runs_the_controller() -> None
 
 
 def test_dockerignore_keeps_what_the_build_copies() -> None:
-    rules = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    rules = [
+        ln.strip()
+        for ln in (REPO / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
 
     def included(path: str) -> bool:
         keep = True
         for rule in rules:
             negate, pattern = rule.startswith("!"), rule.lstrip("!").rstrip("/").removeprefix("**/")
-            if fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/") or fnmatch.fnmatch(path.rsplit("/", 1)[-1], pattern):
+            if (
+                fnmatch.fnmatch(path, pattern)
+                or path.startswith(pattern + "/")
+                or fnmatch.fnmatch(path.rsplit("/", 1)[-1], pattern)
+            ):
                 keep = negate
         return keep
 
-    copied = [src for w, r in _instructions() if w == "COPY" and not r.startswith("--from") for src in r.split()[:-1]]
+    copied = [
+        src
+        for w, r in _instructions()
+        if w == "COPY" and not r.startswith("--from")
+        for src in r.split()[:-1]
+    ]
     for src in copied:
         assert included(src), f"{src} is copied but .dockerignore drops it"
     assert included("controlplane/loop.py")

@@ -44,9 +44,21 @@ spec:
             "configMapGenerator: [{name: c, namespace: ns, literals: [a=b]}]\n",
             "disableNameSuffixHash",
         ),
-        ("failed test op", "resources: [d__yaml]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: test, path: /spec/template/spec/containers/0/name, value: x}\n", "test failed"),
-        ("strategic merge", "resources: [d__yaml]\npatches:\n- target: {kind: Deployment}\n  patch: 'spec: {replicas: 2}'\n", "JSON 6902"),
-        ("target matches nothing", "resources: [d__yaml]\npatches:\n- target: {kind: Service}\n  patch: '[]'\n", "matches no object"),
+        (
+            "failed test op",
+            "resources: [d__yaml]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: test, path: /spec/template/spec/containers/0/name, value: x}\n",
+            "test failed",
+        ),
+        (
+            "strategic merge",
+            "resources: [d__yaml]\npatches:\n- target: {kind: Deployment}\n  patch: 'spec: {replicas: 2}'\n",
+            "JSON 6902",
+        ),
+        (
+            "target matches nothing",
+            "resources: [d__yaml]\npatches:\n- target: {kind: Service}\n  patch: '[]'\n",
+            "matches no object",
+        ),
     ],
 )
 def test_renderer_refuses(tmp_path: Path, label: str, kustomization: str, message: str) -> None:
@@ -57,7 +69,7 @@ def test_renderer_refuses(tmp_path: Path, label: str, kustomization: str, messag
 
 
 def test_images_generator_merge_and_patch(tmp_path: Path) -> None:
-    base = _kustomization(
+    _kustomization(
         tmp_path / "base",
         "resources: [d.yaml]\nconfigMapGenerator: [{name: cfg, namespace: ns, files: [a.txt], literals: [k=v]}]\n"
         "generatorOptions: {disableNameSuffixHash: true}\n",
@@ -75,7 +87,10 @@ def test_images_generator_merge_and_patch(tmp_path: Path) -> None:
     )
     objs = build(overlay)
     dep = next(o for o in objs if o["kind"] == "Deployment")
-    assert [c["image"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["mirror.io/app:2.0", "other"]
+    assert [c["image"] for c in dep["spec"]["template"]["spec"]["containers"]] == [
+        "mirror.io/app:2.0",
+        "other",
+    ]
     assert dep["spec"]["replicas"] == 3
     cm = next(o for o in objs if o["kind"] == "ConfigMap")
     assert cm["data"] == {"a.txt": "two\n", "k": "v"}

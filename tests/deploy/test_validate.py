@@ -123,7 +123,11 @@ def test_manifest_is_valid(overlay: str, index: int, version: str) -> None:
 
 def test_validator_rejects_an_unknown_field_and_a_wrong_type() -> None:
     """The strict validation has teeth: the vLLM Deployment with one typo fails, the original passes."""
-    dep = next(d for d in documents("production") if d["kind"] == "Deployment" and d["metadata"]["name"] == "vllm-chat")
+    dep = next(
+        d
+        for d in documents("production")
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "vllm-chat"
+    )
     kubernetes_validate.validate(dep, "1.37.0", strict=True)
     typo = yaml.safe_load(yaml.safe_dump(dep))
     typo["spec"]["template"]["spec"]["terminationGracePeriod"] = 180
@@ -154,7 +158,12 @@ def test_scaling_policy_crd() -> None:
     """The ScalingPolicy CRD (serving/crd), when present, is a valid CRD and accepts the example policy."""
     crd_dir = REPO / "serving" / "crd"
     files = sorted(crd_dir.glob("*.yaml")) if crd_dir.is_dir() else []
-    crds = [d for f in files for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "CustomResourceDefinition"]
+    crds = [
+        d
+        for f in files
+        for d in yaml.safe_load_all(f.read_text())
+        if d and d.get("kind") == "CustomResourceDefinition"
+    ]
     if not crds:
         pytest.skip("serving/crd holds no CustomResourceDefinition yet")
     for crd in crds:
