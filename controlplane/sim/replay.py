@@ -154,6 +154,8 @@ def simulate(
     ended: list[float] = []
     nxt: list[float | None] = []
     routable: list[int] = []
+    alive: set[int] = set()  # ready or draining: scraped, and counted until gone
+    starting: list[int] = []  # in start order
     counts = {"starting": 0, "ready": 0}
     replica_log: list[tuple[float, int, int]] = []
     scale_events: list[tuple[float, int, int]] = []
@@ -167,10 +169,7 @@ def simulate(
     last_t = 0.0
 
     def log(t: float) -> None:
-        replica_log.append((t, counts["starting"] + counts["ready"] + drain_count(), counts["ready"]))
-
-    def drain_count() -> int:
-        return sum(1 for s in state if s == _DRAINING)
+        replica_log.append((t, counts["starting"] + len(alive), counts["ready"]))
 
     def new_replica(t: float, ready: bool) -> None:
         nonlocal seq
@@ -186,6 +185,7 @@ def simulate(
         ended.append(math.nan)
         nxt.append(None)
         counts["starting"] += 1
+        starting.append(rid)
         if ready:
             become_ready(rid, t)
         else:
@@ -194,6 +194,8 @@ def simulate(
 
     def become_ready(rid: int, t: float) -> None:
         state[rid] = _READY
+        starting.remove(rid)
+        alive.add(rid)
         counts["starting"] -= 1
         counts["ready"] += 1
         engines[rid] = ReplicaEngine(profile)
@@ -208,6 +210,7 @@ def simulate(
         if eng is not None:
             retired_preemptions += eng.total_preemptions
         state[rid] = _GONE
+        alive.discard(rid)
         ended[rid] = t
         engines[rid] = None
         nxt[rid] = None
@@ -219,11 +222,10 @@ def simulate(
                 new_replica(t, ready=False)
         elif desired < spec:
             k = spec - desired
-            for rid in range(len(state) - 1, -1, -1):
-                if k and state[rid] == _STARTING:
-                    counts["starting"] -= 1
-                    retire(rid, t)
-                    k -= 1
+            while k and starting:
+                counts["starting"] -= 1
+                retire(starting.pop(), t)
+                k -= 1
             for rid in sorted(routable, key=outstanding.__getitem__)[:k]:
                 routable.remove(rid)
                 counts["ready"] -= 1
@@ -296,7 +298,7 @@ def simulate(
             seq += 1
 
     def live() -> list[int]:
-        return [r for r in range(len(state)) if state[r] in (_READY, _DRAINING)]
+        return sorted(alive)
 
     def scrape(t: float) -> Scrape:
         nonlocal peak_waiting
