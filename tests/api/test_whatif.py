@@ -1,0 +1,112 @@
+"""What-if replay: uploaded or server-side traces through the simulator, with bounds on size and span."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controlplane.api import ApiOptions, create_app
+from controlplane.clock import FakeClock
+from controlplane.store import Database
+from tests.api.conftest import POLICY, STATIC, TestClient, bearer
+
+
+def azure_csv(n: int, gap_s: float = 1.0) -> str:
+    """``n`` requests ``gap_s`` apart, 200 prompt and 50 output tokens each."""
+    rows = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for i in range(n):
+        minute, second = divmod(i * gap_s, 60)
+        rows.append(f"2023-11-16 18:{int(minute):02d}:{second:09.6f},200,50")
+    return "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def traces(tmp_path: Path) -> Path:
+    d = tmp_path / "traces"
+    d.mkdir()
+    (d / "small.csv").write_text(azure_csv(120))
+    (tmp_path / "secret.csv").write_text(azure_csv(5))
+    return d
+
+
+@pytest.fixture
+def wc(secrets_dir: Path, traces: Path) -> Any:
+    opts = ApiOptions(
+        tokens_file=str(secrets_dir / "tokens"),
+        whatif_dir=str(traces),
+        whatif_max_requests=100,
+        whatif_max_duration_s=600.0,
+        max_body_bytes=64 * 1024,
+    )
+    with TestClient(create_app(opts, Database(), clock=FakeClock())) as c:
+        yield c
+
+
+OP = bearer(STATIC["operator"])
+
+
+def test_uploaded_trace_gives_benchmark_figures(wc: TestClient) -> None:
+    r = wc.post(
+        "/v1/whatif",
+        json={"policy": POLICY, "trace": {"content": azure_csv(60), "format": "azure"}},
+        headers=OP,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # 60 requests, one a second: the trace spans 59 s
+    assert body["trace"]["requests"] == 60 and body["trace"]["duration_s"] == pytest.approx(59.0)
+    fig = body["candidate"]
+    assert fig["requests"] == 60 and fig["replica_seconds"] > 0 and 0 <= fig["ttft_within_slo"] <= 1
+    assert body["current"] is None  # no stored policy named chat
+
+
+def test_server_side_trace_window_and_current_policy(wc: TestClient) -> None:
+    wc.post("/v1/policies", json=POLICY, headers=bearer(STATIC["admin"]))
+    candidate = {**POLICY, "max_replicas": 2}
+    # 120 requests 1 s apart; the window [30, 90) holds 60 of them
+    doc = {"policy": candidate, "trace": {"path": "small.csv"}, "start_s": 30, "duration_s": 60}
+    r = wc.post("/v1/whatif", json=doc, headers=OP)
+    assert r.status_code == 200, r.text
+    assert r.json()["trace"]["requests"] == 60
+    assert r.json()["current"] is not None and r.json()["current"]["requests"] == 60
+
+
+@pytest.mark.parametrize(
+    "case,trace,extra,status,field",
+    [
+        ("escape the directory", {"path": "../secret.csv"}, {}, 422, "trace.path"),
+        ("absolute path", {"path": "/etc/passwd"}, {}, 422, "trace.path"),
+        ("missing file", {"path": "nope.csv"}, {}, 404, None),
+        ("both path and content", {"path": "small.csv", "content": "x"}, {}, 422, "trace"),
+        ("neither", {}, {}, 422, "trace"),
+        ("unparseable upload", {"content": "a,b\n1,2\n"}, {}, 422, "trace.content"),
+        ("too many requests", {"path": "small.csv"}, {}, 422, "duration_s"),  # 120 > 100
+        ("empty window", {"path": "small.csv"}, {"start_s": 500}, 422, "start_s"),
+        ("unknown profile", {"path": "small.csv"}, {"duration_s": 10, "profile": "h100-x"}, 422, "profile"),
+    ],
+)
+def test_whatif_refusals(
+    wc: TestClient, case: str, trace: dict[str, Any], extra: dict[str, Any], status: int, field: str | None
+) -> None:
+    r = wc.post("/v1/whatif", json={"policy": POLICY, "trace": trace, **extra}, headers=OP)
+    assert r.status_code == status, (case, r.text)
+    if field is not None:
+        assert r.json()["detail"][0]["field"] == field, case
+
+
+def test_body_over_the_limit_is_413(wc: TestClient) -> None:
+    big = azure_csv(3000)  # ~120 kB, over the 64 kB limit
+    r = wc.post("/v1/whatif", json={"policy": POLICY, "trace": {"content": big}}, headers=OP)
+    assert r.status_code == 413 and "65536 bytes" in r.json()["detail"]
+
+
+def test_a_second_replay_at_once_is_429(wc: TestClient) -> None:
+    ctx = wc.app.state.ctx  # type: ignore[attr-defined]
+    assert ctx.whatif_slots.acquire(blocking=False)  # a replay is running
+    try:
+        r = wc.post("/v1/whatif", json={"policy": POLICY, "trace": {"path": "small.csv"}}, headers=OP)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "5"
+    finally:
+        ctx.whatif_slots.release()
