@@ -1,0 +1,114 @@
+"""``controlplane policy`` against the app: apply, get, list, history, rollback, delete, and errors
+that name the field. The CLI's httpx client is routed to the in-process app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from controlplane.cli import main
+from tests.api.conftest import STATIC, TestClient
+
+POLICY_YAML = """\
+name: chat
+target: {kind: kubernetes, namespace: ml, deployment: vllm}
+max_replicas: 6
+"""
+
+
+@pytest.fixture
+def cli(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    seen: list[str] = []
+
+    def client(**kw: Any) -> TestClient:
+        seen.append(str(kw["base_url"]))
+        return TestClient(app, base_url=kw["base_url"], headers=kw["headers"])
+
+    monkeypatch.setattr(httpx, "Client", client)
+    monkeypatch.setenv("CONTROLPLANE_URL", "http://controlplane.test:8080")
+    monkeypatch.setenv("CONTROLPLANE_TOKEN", STATIC["admin"])
+
+    def run(*argv: str) -> int:
+        return main(["policy", *argv])
+
+    run.seen = seen  # type: ignore[attr-defined]
+    return run
+
+
+def test_apply_get_list_history_rollback_delete(
+    cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY_YAML)
+    assert cli("apply", "-f", str(f)) == 0
+    assert cli("apply", "-f", str(f)) == 0
+    f.write_text(POLICY_YAML.replace("max_replicas: 6", "max_replicas: 10"))
+    assert cli("apply", "-f", str(f)) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "chat: created (version 1)",
+        "chat: unchanged (version 1)",
+        "chat: configured (version 2)",
+    ]
+    assert cli.seen[0] == "http://controlplane.test:8080"
+    assert cli("get", "chat") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# version 2, managed by api\nname: chat\n") and "max_replicas: 10" in out
+    assert cli("list") == 0
+    assert "ml/vllm" in capsys.readouterr().out
+    assert cli("rollback", "chat", "--to", "1") == 0
+    assert capsys.readouterr().out.strip() == "chat: rolled back to version 1 as version 3"
+    assert cli("history", "chat") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines[1:]] == ["1", "2", "3"] and lines[3].endswith(
+        "rollback to version 1"
+    )
+    assert cli("delete", "chat") == 0
+    assert cli("get", "chat") == 1
+    assert "404: policy 'chat' not found" in capsys.readouterr().err
+
+
+def test_apply_names_the_refused_field(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY_YAML + "min_replicas: 9\n")
+    assert cli("apply", "-f", str(f)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: chat: 422 invalid: min_replicas: min_replicas must not exceed max_replicas"
+
+
+@pytest.mark.parametrize(
+    "case,text,message",
+    [
+        ("not yaml", "name: [", "is not valid YAML"),
+        ("empty", "", "holds no policy"),
+        ("no name", "target: {kind: local, group: g}\n", "document 1 of"),
+    ],
+)
+def test_apply_bad_files_exit_2(
+    cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, message: str
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(text)
+    assert cli("apply", "-f", str(f)) == 2, case
+    assert message in capsys.readouterr().err, case
+
+
+def test_role_and_token_errors(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("--token", STATIC["viewer"], "delete", "chat") == 1
+    assert "403: role 'viewer' may not do this" in capsys.readouterr().err
+    monkeypatch.delenv("CONTROLPLANE_TOKEN")
+    assert cli("list") == 1
+    assert "401: a bearer token is required (set --token or CONTROLPLANE_TOKEN)" in capsys.readouterr().err
+
+
+def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["policy", "--url", url, "--token", "x", "--timeout", "2", "list"]) == 1
+    assert f"cannot reach the admin API at {url}" in capsys.readouterr().err
