@@ -18,22 +18,20 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client import CollectorRegistry, start_http_server
 
 from controlplane import catalog
 from controlplane.codegen.config import CodegenConfig
 from controlplane.codegen.rules import all_alerts, all_recordings
 
+from .live import burst, fast_rule_files, free_port
 from .synthetic import SyntheticCollector
 
 CFG = CodegenConfig()
@@ -100,16 +98,10 @@ def test_synthetic_panel_list_is_what_the_queries_read(generated: dict[str, str]
     assert found == SYNTHETIC_PANELS
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _exporter(families: list[catalog.MetricFamily]) -> tuple[Any, int]:
     registry = CollectorRegistry()
     registry.register(SyntheticCollector(families))
-    port = _free_port()
+    port = free_port()
     server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     return server, port
 
@@ -129,35 +121,6 @@ def exporters() -> Iterator[dict[str, int]]:
             server.server_close()
 
 
-def _fast_rule_files(generated: dict[str, str], root: Path) -> list[Path]:
-    """The generated rule files with every group evaluated each second."""
-    paths = []
-    for rel, text in sorted(generated.items()):
-        if rel.startswith("alert_rules/") and rel.count("/") == 1 and not rel.endswith("alertmanager.yaml"):
-            doc = yaml.safe_load(text)
-            for group in doc["groups"]:
-                group["interval"] = "1s"
-            path = root / Path(rel).name
-            path.write_text(yaml.safe_dump(doc))
-            paths.append(path)
-    return paths
-
-
-def _burst(urls: list[str], requests: int = 48, deadline_s: float = 20.0) -> int:
-    """A bounded burst of completions spread over the replicas; returns how many succeeded."""
-    stop_at = time.monotonic() + deadline_s
-
-    def one(i: int) -> bool:
-        if time.monotonic() > stop_at:
-            return False
-        body = {"model": "tiny-llama", "prompt": "tell me about autoscaling " * (1 + i % 4), "max_tokens": 8 + i % 16}
-        r = httpx.post(f"{urls[i % len(urls)]}/v1/completions", json=body, timeout=15)
-        return r.status_code == 200
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return sum(pool.map(one, range(requests)))
-
-
 @pytest.fixture
 def loaded_prometheus(
     tmp_path: Path,
@@ -169,7 +132,7 @@ def loaded_prometheus(
     replicas = emulator_factory(2)
     prom = prometheus_factory(
         jobs=["vllm", CFG.selectors.controlplane_job, CFG.selectors.dcgm_job],
-        rule_files=_fast_rule_files(generated, tmp_path),
+        rule_files=fast_rule_files(generated, tmp_path),
     )
     prom.set_targets("vllm", [r.target for r in replicas], labels={"namespace": "serving"})
     prom.set_targets(CFG.selectors.controlplane_job, [f"127.0.0.1:{exporters['controlplane']}"])
@@ -177,7 +140,7 @@ def loaded_prometheus(
     prom.wait_for_up("vllm", 2)
     prom.wait_for_up(CFG.selectors.controlplane_job, 1)
     prom.wait_for_up(CFG.selectors.dcgm_job, 1)
-    assert _burst([r.url for r in replicas]) > 0
+    assert burst([r.url for r in replicas]) > 0
     # A few scrapes after the burst, and the recording rules of recording rules evaluated.
     for expr in ("namespace_model:vllm_ttft_slo_errors:ratio_rate5m", "namespace:gpu_cost_usd:sum1d"):
         prom.wait_for(lambda e=expr: bool(prom.query(e)), timeout_s=30, what=f"{expr} to be recorded")
