@@ -65,6 +65,10 @@ def after(scores: list[float], start: int, skip: set[int]) -> list[float]:
         # A brand-new level: every context is new (share 1.0), less the usual share of
         # new contexts in this noise (~0.37) -> ~0.63. Noise alone: below 0.5, mean < 0.1.
         ("context spike", ContextNovelty, spike, 600, 0.6, 0.5, 0.1),
+        # The first sample of a new level is a brand-new level too.
+        ("context level shift", ContextNovelty, level_shift, 600, 0.6, 0.5, 0.1),
+        # Against its own hour (~25 samples in by then): z ~ 50 -> 2500 / (2500 + 16) ~ 0.99.
+        ("seasonal spike", SeasonalMAD, spike, 600, 0.95, 0.75, 0.15),
         # 150 is ~14 (max - median) past the maximum of 600 noisy values:
         # -log10(1/601) + 14 / ln(10) ~ 8.9 decades -> 8.9 / 9.9 = 0.9. A new record
         # of the noise itself is ~2.8 decades -> 0.74; a typical value ~0.6 decades -> 0.4.
