@@ -63,9 +63,8 @@ class ElasticsearchSearch:
     def __init__(self, url: str, *, timeout_s: float = 5.0, headers: dict[str, str] | None = None) -> None:
         from elasticsearch import Elasticsearch
 
-        self._client = Elasticsearch(
-            url, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False, headers=headers
-        )
+        extra: dict[str, Any] = {"headers": headers} if headers else {}
+        self._client = Elasticsearch(url, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False, **extra)
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         from elastic_transport import ConnectionError as TransportConnectionError
