@@ -116,11 +116,26 @@ class Selectors(_Strict):
     namespace_label: str = Field("namespace", description="label carrying the Kubernetes namespace")
     model_label: str = Field("model_name", description="vLLM's served-model label")
     vllm_job_regex: str = Field(
-        "vllm(-.*)?",
-        description="scrape jobs of the vLLM replicas: 'vllm' on Kubernetes, 'vllm-<group>' for local groups",
+        "(.+/)?vllm(-.*)?",
+        description="scrape jobs of the vLLM replicas: 'vllm' in local mode, '<namespace>/vllm' from "
+        "the PodMonitor in serving/k8s (prometheus-operator's default job label), 'vllm-<name>' elsewhere",
     )
-    controlplane_job: str = Field("controlplane", description="scrape job of the control plane itself")
-    dcgm_job: str = Field("dcgm-exporter", description="scrape job of NVIDIA's DCGM exporter")
+    controlplane_job_regex: str = Field(
+        "(llm-)?controlplane",
+        description="scrape jobs of the control plane: 'controlplane' in local mode, 'llm-controlplane' "
+        "(its Service name, the ServiceMonitor's default job label) on Kubernetes",
+    )
+
+    @field_validator("vllm_job_regex", "controlplane_job_regex")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        if '"' in v or "\\" in v:
+            raise ValueError("must not contain quotes or backslashes (it is written into PromQL strings)")
+        return v
 
     @field_validator("namespace_label", "model_label")
     @classmethod

@@ -42,8 +42,10 @@ def namespace_of_target(expr: str) -> str:
 
 def _not_reconciling(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.not_reconciling
-    job = cfg.selectors.controlplane_job
-    ticks = f'{names.CP_TICKS}{{job="{job}"}}'
+    job = cfg.selectors.controlplane_job_regex
+    ticks = f'{names.CP_TICKS}{{job=~"{job}"}}'
+    flat = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', "120x30")
+    ticking = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', "0+12x30")
     silent, firing = case_times(t.for_, first_true="1m")
     name = "ControlplaneNotReconciling"
     return Alert(
@@ -53,7 +55,7 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
         severity="page",
         summary="The control plane has not completed a tick in 10 minutes",
         description=(
-            f"No instance of job {job} finished a reconcile tick in the last 10 minutes, for {t.for_}. "
+            f"No control plane (jobs matching {job}) finished a reconcile tick in the last 10 minutes, for {t.for_}. "
             f"{sentence(t.reason)}."
         ),
         runbook=Runbook(
@@ -71,11 +73,9 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("tick count flat", (Series(f'{ticks[:-1]}, instance="a"}}', "120x30"),),
-                 silent, firing, {"job": job}),
-            Case("no tick series at all", (Series('up{job="prometheus"}', "1x30"),),
-                 *case_times(t.for_), {"job": job}),
-            Case("ticking", (Series(f'{ticks[:-1]}, instance="a"}}', "0+12x30"),), silent_at="25m"),
+            Case("tick count flat", (flat,), silent, firing, {"job": "controlplane"}),
+            Case("no tick series at all", (Series('up{job="prometheus"}', "1x30"),), *case_times(t.for_), {}),
+            Case("ticking", (ticking,), silent_at="25m"),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=HEALTH_UID,
@@ -121,7 +121,7 @@ def _decision_invalid(cfg: CodegenConfig) -> Alert:
 def _step_errors(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.step_errors_per_s
     silent, firing = case_times(t.for_, first_true="1m")
-    labels = {"job": cfg.selectors.controlplane_job, "step": "forecast"}
+    labels = {"job": "controlplane", "step": "forecast"}
     name = "ControlplaneStepErrors"
     return Alert(
         name=name,

@@ -93,3 +93,28 @@ def test_vllm_reference_buckets_match() -> None:
     for name, bounds in (("time_to_first_token_seconds", TTFT_BUCKETS), ("e2e_request_latency_seconds", E2E_BUCKETS)):
         for b in bounds:
             assert f'vllm:{name}_bucket{{engine="0",le="{le_label(b)}"' in text, (name, b)
+
+
+@pytest.mark.parametrize(
+    "field, job, matches",
+    [
+        pytest.param("vllm_job_regex", "vllm", True, id="local-mode-file-sd-job"),
+        pytest.param("vllm_job_regex", "llm-serving/vllm", True, id="k8s-podmonitor-job"),
+        pytest.param("vllm_job_regex", "vllm-chat", True, id="per-deployment-job"),
+        pytest.param("vllm_job_regex", "controlplane", False, id="not-the-controller"),
+        pytest.param("controlplane_job_regex", "controlplane", True, id="local-demo-job"),
+        pytest.param("controlplane_job_regex", "llm-controlplane", True, id="k8s-service-job"),
+        pytest.param("controlplane_job_regex", "llm-serving/vllm", False, id="not-vllm"),
+    ],
+)
+def test_job_regexes_match_the_shipped_scrape_configs(field: str, job: str, matches: bool) -> None:
+    # Prometheus anchors label regexes, as fullmatch does.
+    import re
+
+    assert bool(re.fullmatch(getattr(CodegenConfig().selectors, field), job)) is matches
+
+
+def test_bad_job_regex_names_the_field() -> None:
+    with pytest.raises(CodegenConfigError) as err:
+        parse_config({"selectors": {"vllm_job_regex": "vllm("}})
+    assert err.value.field == "selectors.vllm_job_regex"

@@ -131,15 +131,15 @@ def loaded_prometheus(
 ) -> Any:
     replicas = emulator_factory(2)
     prom = prometheus_factory(
-        jobs=["vllm", CFG.selectors.controlplane_job, CFG.selectors.dcgm_job],
+        jobs=["vllm", "controlplane", "dcgm-exporter"],
         rule_files=fast_rule_files(generated, tmp_path),
     )
     prom.set_targets("vllm", [r.target for r in replicas], labels={"namespace": "serving"})
-    prom.set_targets(CFG.selectors.controlplane_job, [f"127.0.0.1:{exporters['controlplane']}"])
-    prom.set_targets(CFG.selectors.dcgm_job, [f"127.0.0.1:{exporters['dcgm-exporter']}"])
+    prom.set_targets("controlplane", [f"127.0.0.1:{exporters['controlplane']}"])
+    prom.set_targets("dcgm-exporter", [f"127.0.0.1:{exporters['dcgm-exporter']}"])
     prom.wait_for_up("vllm", 2)
-    prom.wait_for_up(CFG.selectors.controlplane_job, 1)
-    prom.wait_for_up(CFG.selectors.dcgm_job, 1)
+    prom.wait_for_up("controlplane", 1)
+    prom.wait_for_up("dcgm-exporter", 1)
     assert burst([r.url for r in replicas]) > 0
     # A few scrapes after the burst, and the recording rules of recording rules evaluated.
     for expr in ("namespace_model:vllm_ttft_slo_errors:ratio_rate5m", "namespace:gpu_cost_usd:sum1d"):

@@ -15,13 +15,14 @@ from controlplane.codegen.model import HEALTH_UID
 
 __all__ = ["health_dashboard"]
 
-_JOB = '{job="%s"}'
+_JOB = '{job=~"%s"}'
 _RATE = "[$__rate_interval]"
 _LEADER_MAP = [{"type": "value", "options": {"0": {"text": "standby", "color": "blue"}, "1": {"text": "leader", "color": "green"}}}]
 
 
 def health_dashboard(cfg: CodegenConfig) -> g.Dashboard:
-    job = _JOB % cfg.selectors.controlplane_job
+    job_re = cfg.selectors.controlplane_job_regex
+    job = _JOB % job_re
     vllm_up = f'{{job=~"{cfg.selectors.vllm_job_regex}"}}'
     lay = Layout()
     lay.row("Loop")
@@ -45,8 +46,8 @@ def health_dashboard(cfg: CodegenConfig) -> g.Dashboard:
     lay.timeseries(
         "Tick duration",
         [
-            Query(f'histogram_quantile({q}, sum by (le) (rate({names.CP_TICK_DURATION}_bucket{{job="'
-                  f'{cfg.selectors.controlplane_job}", step="tick"}}{_RATE})))', f"p{round(q * 100)}")
+            Query(f'histogram_quantile({q}, sum by (le) (rate({names.CP_TICK_DURATION}_bucket{{job=~"'
+                  f'{job_re}", step="tick"}}{_RATE})))', f"p{round(q * 100)}")
             for q in (0.5, 0.99)
         ],
         "s", steps(("green", None), ("red", 5)), "Whole ticks; the red line at 5 s is well past a healthy tick.",
@@ -54,8 +55,8 @@ def health_dashboard(cfg: CodegenConfig) -> g.Dashboard:
     )
     lay.timeseries(
         "Step duration p95 by step",
-        [Query(f'histogram_quantile(0.95, sum by (le, step) (rate({names.CP_TICK_DURATION}_bucket{{job="'
-               f'{cfg.selectors.controlplane_job}", step!="tick"}}{_RATE})))', "{{step}}")],
+        [Query(f'histogram_quantile(0.95, sum by (le, step) (rate({names.CP_TICK_DURATION}_bucket{{job=~"'
+               f'{job_re}", step!="tick"}}{_RATE})))', "{{step}}")],
         "s", steps(("green", None), ("red", 1)), "Each pipeline step; a slow collect means a slow Prometheus.",
     )
     lay.row("Errors and data validity")
