@@ -40,7 +40,8 @@ def field_name(loc: tuple[Any, ...] | list[Any], ctx_error: Any = None) -> str:
 def _policy_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PolicyError)
     loc = ["body", *exc.field.split(".")]
-    item = {"loc": loc, "msg": exc.message, "type": "value_error", "field": exc.field}
+    msg = exc.message.removeprefix("Value error, ")
+    item = {"loc": loc, "msg": msg, "type": "value_error", "field": exc.field}
     return JSONResponse({"detail": [item]}, status_code=422)
 
 

@@ -274,6 +274,51 @@ class PolicyRepository:
             )
         return record
 
+    # custom resources the syncer refused
+
+    def record_rejection(
+        self,
+        namespace: str,
+        name: str,
+        resource_version: str,
+        field: str,
+        message: str,
+        actor: Actor,
+        now: float,
+    ) -> bool:
+        """Remember a refused custom resource with its audit row; False when this exact
+        resourceVersion was already recorded (a syncer re-listing it every interval)."""
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "SELECT resource_version FROM crd_rejections WHERE namespace = ? AND name = ?",
+                (namespace, name),
+            ).fetchone()
+            if row is not None and row["resource_version"] == resource_version:
+                return False
+            cur.execute(
+                "INSERT OR REPLACE INTO crd_rejections (namespace, name, resource_version, field, message, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, name, resource_version, field, message, now),
+            )
+            AuditLog.record(
+                cur,
+                at=now,
+                actor=actor,
+                action="reject",
+                kind="scalingpolicy",
+                name=f"{namespace}/{name}",
+                after={"field": field, "message": message, "resource_version": resource_version},
+                detail=f"{field}: {message}",
+            )
+        return True
+
+    def clear_rejection(self, namespace: str, name: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM crd_rejections WHERE namespace = ? AND name = ?", (namespace, name))
+
+    def rejections(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM crd_rejections ORDER BY namespace, name")]
+
     @staticmethod
     def _owned(cur: sqlite3.Cursor, name: str, managed_by: str) -> sqlite3.Row:
         row = _current(cur, name)
