@@ -31,9 +31,11 @@ def alertmanager_config(cfg: CodegenConfig) -> dict[str, Any]:
             ],
         },
         "inhibit_rules": [
-            # A page already says the deployment is in trouble; its tickets add noise.
+            # A page already says the model is in trouble; its tickets add noise. The source
+            # must name a namespace and model: a page without them (no vLLM metrics at all)
+            # would otherwise match every ticket that lacks them too.
             {
-                "source_matchers": ['severity="page"'],
+                "source_matchers": ['severity="page"', 'namespace=~".+"', 'model_name=~".+"'],
                 "target_matchers": ['severity=~"ticket|info"'],
                 "equal": ["namespace", "model_name"],
             },
