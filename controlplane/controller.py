@@ -23,7 +23,7 @@ from controlplane.health import TickHealth, serve_metrics_and_health
 from controlplane.loop import Advisor, ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import LocalTarget, ScalingPolicy, load_policy_yaml
-from controlplane.protocols import Actuator, ReplicaStatus, ScaleResult
+from controlplane.protocols import Actuator, PolicyStore, ReplicaStatus, ScaleResult
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
 from controlplane.telemetry import ControllerMetrics
@@ -133,6 +133,7 @@ def build_controller(
     actuator = RoutingActuator(local=local)
     on_stop: list[Callable[[], None]] = [db.close]
     leadership: Any = None
+    kube_api: Any = None
     if config.kubernetes.enabled:
         from controlplane.actuate.kubeclient import make_api_client
         from controlplane.actuate.kubernetes import ActuatorSettings, KubernetesActuator
@@ -144,6 +145,7 @@ def build_controller(
             user_agent="llm-controlplane",
         )
         on_stop.append(api.close)
+        kube_api = api
         if config.leader.enabled:
             leadership = _leader_elector(api, config)
         actuator.kubernetes = KubernetesActuator(
@@ -154,8 +156,14 @@ def build_controller(
             # before api.close: a clean stop releases the lease through the client
             on_stop.insert(len(on_stop) - 1, leadership.stop)
     metrics = ControllerMetrics(identity=leadership.identity if leadership is not None else "local")
+    store: PolicyStore = StaticPolicies(policies)
+    if config.api.enabled:
+        # The loop reads the database every tick, so API changes apply on the next one.
+        from controlplane.api.serve import policy_repository
+
+        store = policy_repository(db, policies, clock)
     loop = ControlLoop(
-        policies=StaticPolicies(policies),
+        policies=store,
         source=PrometheusSource(config.prometheus.url, timeout_s=config.prometheus.timeout_s),
         actuator=actuator,
         log=DecisionLog(db),
@@ -165,6 +173,11 @@ def build_controller(
     )
     if leadership is not None:
         loop.leadership = leadership
+    if config.api.enabled:
+        from controlplane.api.serve import serve_api
+
+        # first to stop: the API server and the CRD syncer, before the clients and the database close
+        on_stop[:0] = serve_api(config, db, loop, kube_api)
     return Controller(
         loop=loop,
         tick_s=config.loop.tick_s,
