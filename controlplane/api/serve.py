@@ -52,8 +52,16 @@ class ApiServer:
     def __init__(self, app: Any, host: str, port: int) -> None:
         import uvicorn
 
+        self.where = f"{host}:{port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="admin-api", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="admin-api", daemon=True)
+
+    def _run(self) -> None:
+        # uvicorn exits (SystemExit) when it cannot bind; the controller keeps deciding without its API.
+        try:
+            self.server.run()
+        except BaseException as exc:  # noqa: BLE001
+            log.error("admin API on %s stopped: %r", self.where, exc)
 
     def start(self) -> ApiServer:
         self.thread.start()

@@ -1,8 +1,9 @@
-"""``controlplane api``: serve the admin API on its own, or write its OpenAPI document.
+"""``controlplane api``: serve the admin API on its own, or write its OpenAPI document or CRD.
 
 ``api serve`` runs the API over a database without a control loop (dry-run
 answers 503); inside the controller, ``controlplane run`` serves it on
-``api.port``. ``api openapi`` writes the document committed as ``openapi.json``.
+``api.port``. ``api openapi`` writes the document committed as ``openapi.json``;
+``api crd`` the manifest committed as ``serving/crd/scalingpolicy.yaml``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     o = api_sub.add_parser("openapi", help="write the OpenAPI document")
     o.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
     o.set_defaults(func=_openapi)
+    c = api_sub.add_parser("crd", help="write the ScalingPolicy CustomResourceDefinition")
+    c.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
+    c.set_defaults(func=_crd)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,14 +58,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
+    from controlplane.api.openapi import openapi_document, render
+
+    return _write(args.output, render(openapi_document()))
+
+
+def _crd(args: argparse.Namespace) -> int:
+    from controlplane.crd import render_crd
+
+    return _write(args.output, render_crd())
+
+
+def _write(output: str, text: str) -> int:
     import sys
     from pathlib import Path
 
-    from controlplane.api.openapi import openapi_document, render
-
-    text = render(openapi_document())
-    if args.output == "-":
+    if output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text)
+        Path(output).write_text(text)
     return 0

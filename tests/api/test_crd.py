@@ -42,7 +42,9 @@ def cr(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_committed_crd_is_generated_and_valid() -> None:
-    assert CRD_FILE.read_text() == render_crd(), "regenerate: python3 -c 'from controlplane.crd import ...'"
+    assert CRD_FILE.read_text() == render_crd(), (
+        "stale: python3 -m controlplane api crd -o serving/crd/scalingpolicy.yaml"
+    )
     doc = yaml.safe_load(CRD_FILE.read_text())
     assert kubernetes_validate.validate(doc, "1.30.0", strict=True) == "1.30"
     assert (doc["spec"]["group"], doc["spec"]["versions"][0]["name"], doc["spec"]["names"]["plural"]) == (
