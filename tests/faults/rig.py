@@ -65,7 +65,12 @@ def policy(deployment: str = "chat", **overrides: Any) -> ScalingPolicy:
 
 
 def controller(
-    kube_url: str, prometheus_url: str, db: Path, policies: list[ScalingPolicy], *, prom_timeout_s: float = 1.0
+    kube_url: str,
+    prometheus_url: str,
+    db: Path,
+    policies: list[ScalingPolicy],
+    *,
+    prom_timeout_s: float = 1.0,
 ) -> Controller:
     """The real wiring (build_controller) against the stand-in, ticked by the test.
 
@@ -172,7 +177,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.command,
                 owner.upstream + self.path,
                 content=body,
-                headers={"Content-Type": self.headers.get("Content-Type", "application/x-www-form-urlencoded")},
+                headers={
+                    "Content-Type": self.headers.get("Content-Type", "application/x-www-form-urlencoded")
+                },
             )
         except httpx.HTTPError:
             self.send_error(502)
@@ -216,10 +223,10 @@ class _NaNHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         # A replica whose queue gauge is broken: the exposition format allows NaN, Prometheus stores it.
         body = (
-            "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
-            "# TYPE vllm:num_requests_waiting gauge\n"
-            'vllm:num_requests_waiting{engine="0",model_name="chat"} NaN\n'
-        ).encode()
+            b"# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+            b"# TYPE vllm:num_requests_waiting gauge\n"
+            b'vllm:num_requests_waiting{engine="0",model_name="chat"} NaN\n'
+        )
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))

@@ -16,7 +16,12 @@ def test_healthy_rig_scales_down_on_the_first_tick_after_the_floor_drops(world, 
         d = ctl.loop.tick()[0]
         assert (d.valid, d.current, d.desired) == (True, 2, 1), (d.binding, d.reasons)
         assert kube.replicas("chat") == 1
-        assert metric(ctl, "controlplane_scale_events_total", policy="chat", target="default/chat", direction="down") == 1
+        assert (
+            metric(
+                ctl, "controlplane_scale_events_total", policy="chat", target="default/chat", direction="down"
+            )
+            == 1
+        )
         assert metric(ctl, "controlplane_decision_valid", policy="chat", target="default/chat") == 1
     finally:
         ctl.stop()
