@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controlplane.cli import main
-from controlplane.codegen.generate import OWNED
+from controlplane.codegen.generate import OWNED, _generated
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -15,9 +15,10 @@ def test_committed_files_equal_a_fresh_generation(tmp_path: Path) -> None:
     fresh = {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
     stale = [rel for rel, text in sorted(fresh.items()) if not (REPO / rel).exists() or (REPO / rel).read_text() != text]
     assert not stale, f"regenerate with `python3 -m controlplane generate`: {stale}"
-    # No generated file left behind by a renamed or removed alert or dashboard.
+    # No generated file left behind by a renamed or removed alert or dashboard. Hand-written
+    # files beside them (runbooks of the controller's own alerts) are not the generator's.
     for folder, suffix in OWNED.items():
-        committed = {p.relative_to(REPO).as_posix() for p in (REPO / folder).glob(f"*{suffix}")}
+        committed = {p.relative_to(REPO).as_posix() for p in (REPO / folder).glob(f"*{suffix}") if _generated(p)}
         extra = committed - set(fresh)
         assert not extra, f"files no longer generated: {sorted(extra)}"
 
