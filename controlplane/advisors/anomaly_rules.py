@@ -1,0 +1,287 @@
+"""Anomaly findings from one tick's signals: the checks, and hysteresis so alerts do not flap.
+
+Owns: :class:`AnomalySettings`, :class:`Finding`, the rule checks
+(:func:`check_errors`, :func:`check_latency_without_load`, :func:`check_latency_spike`,
+:func:`check_scores`) and :class:`Hysteresis`. Pure: no I/O, no clock.
+
+Each check answers, per finding, one of three verdicts: ``raise`` (the
+condition holds), ``clear`` (it is clearly gone: below a lower clear level) or
+``hold`` (in between, or the data is missing -- missing data is no evidence of
+recovery). A finding becomes active after ``raise_ticks`` consecutive raises and
+is resolved after ``clear_ticks`` consecutive clears.
+
+The findings, and which hold a scale-up (the decider's ``guard``):
+
+=======================  ========  ========  =====================================================
+finding                  severity  guard     raised when
+=======================  ========  ========  =====================================================
+VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >= 0.1 /s
+VllmLatencyWithoutLoad   ticket    yes       a latency p95 is over its SLO with no load behind it
+VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and over the SLO
+VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick
+=======================  ========  ========  =====================================================
+
+"No load" is the decider's rule (:func:`controlplane.policy.decide.apply_slo`):
+no request waiting and at most one running per ready replica. Errors hold a
+scale-up only while nothing queues: a replica that fails requests it is given
+is not short of capacity, and more replicas behind it add cost, not service;
+with a queue, demand is real and the decider may add replicas.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from controlplane.policy.decide import SLO_CHECKS
+from controlplane.policy.model import ScalingPolicy
+from controlplane.signals import Signals
+
+__all__ = [
+    "AnomalySettings",
+    "Finding",
+    "Verdict",
+    "Hysteresis",
+    "check_errors",
+    "check_latency_without_load",
+    "check_latency_spike",
+    "check_scores",
+    "baseline",
+]
+
+Verdict = Literal["raise", "clear", "hold"]
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """Thresholds; each raise level has a lower clear level (hysteresis in value),
+    and raise/clear counts in ticks (hysteresis in time)."""
+
+    error_ratio_raise: float = 0.05  # 5 % of requests failing is far above a healthy vLLM (~0)
+    error_ratio_clear: float = 0.02
+    log_error_rate_raise: float = 0.1  # errors/s: 6 logged serving errors a minute
+    log_error_rate_clear: float = 0.02
+    spike_factor: float = 3.0  # p95 three times its own recent median
+    spike_clear_factor: float = 1.5
+    baseline_ticks: int = 30  # median over this many calm ticks
+    baseline_min: int = 5  # no spike verdict before this many calm ticks
+    score_raise: float = 0.9
+    score_clear: float = 0.5
+    raise_ticks: int = 2  # one odd scrape does not page anyone
+    clear_ticks: int = 3  # nor does one good tick resolve an incident
+
+    def __post_init__(self) -> None:
+        pairs = [
+            ("error_ratio", self.error_ratio_raise, self.error_ratio_clear),
+            ("log_error_rate", self.log_error_rate_raise, self.log_error_rate_clear),
+            ("spike", self.spike_factor, self.spike_clear_factor),
+            ("score", self.score_raise, self.score_clear),
+        ]
+        for name, up, down in pairs:
+            if not (0 <= down <= up) or not math.isfinite(up):
+                raise ValueError(f"{name}_clear: must be >= 0 and <= {name}_raise ({up}), got {down}")
+        for name in ("raise_ticks", "clear_ticks", "baseline_min"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.baseline_ticks < self.baseline_min:
+            raise ValueError(f"baseline_ticks: must be >= baseline_min ({self.baseline_min})")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict this tick, with the numbers behind it.
+
+    ``key`` tells findings of one name apart (the signal of a detector finding).
+    ``guard`` is True when, raised, it should hold a scale-up.
+    """
+
+    name: str
+    kind: str
+    severity: str
+    verdict: Verdict
+    evidence: str
+    summary: str
+    key: str = ""
+    score: float = 0.0
+    guard: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    raise_ticks: int | None = None  # None: the settings' raise_ticks
+
+    @property
+    def ident(self) -> str:
+        return f"{self.name}:{self.key}" if self.key else self.name
+
+
+def _value(signals: Signals, name: str) -> float | None:
+    r = getattr(signals, name)
+    return r.value if r.ok and r.value is not None and math.isfinite(r.value) else None
+
+
+def _graded(value: float, level: float) -> float:
+    """The raise level maps to 0.5, twice it to 1 (the score exported per rule)."""
+    return max(0.0, min(1.0, 0.5 * value / level)) if level > 0 else 1.0
+
+
+def _no_load(signals: Signals, ready: int) -> bool | None:
+    waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
+    if waiting is None or running is None:
+        return None
+    return waiting <= 0 and running <= max(1, ready)
+
+
+def check_errors(signals: Signals, s: AnomalySettings, log_evidence: str | None = None) -> Finding:
+    ratio, rate = _value(signals, "error_ratio"), _value(signals, "log_error_rate")
+    raised, parts = [], []
+    if ratio is not None:
+        parts.append(f"error_ratio {ratio:.3g}")
+        if ratio >= s.error_ratio_raise:
+            raised.append(f"error_ratio {ratio:.3g} >= {s.error_ratio_raise:g}")
+    if rate is not None:
+        parts.append(f"log errors {rate:.3g}/s")
+        if rate >= s.log_error_rate_raise:
+            raised.append(f"log errors {rate:.3g}/s >= {s.log_error_rate_raise:g}/s")
+    cleared = (ratio is None or ratio <= s.error_ratio_clear) and (rate is None or rate <= s.log_error_rate_clear)
+    verdict: Verdict = "raise" if raised else ("clear" if cleared and (ratio is not None or rate is not None) else "hold")
+    waiting = _value(signals, "waiting_requests")
+    queue = waiting is not None and waiting > 0
+    evidence = "; ".join(raised or parts or ["error_ratio and log errors missing"])
+    if log_evidence:
+        evidence += f"; {log_evidence}"
+    evidence += f"; waiting {waiting:g}" if waiting is not None else "; waiting unknown"
+    score = max(_graded(ratio or 0.0, s.error_ratio_raise), _graded(rate or 0.0, s.log_error_rate_raise))
+    return Finding(
+        "VllmErrorBurst", "errors", "page", verdict, evidence,
+        "Serving errors without a queue: more replicas would not help" if not queue else "Serving errors",
+        score=score, guard=not queue,
+    )
+
+
+def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: int) -> Finding:
+    no_load = _no_load(signals, ready)
+    over, under, missing = [], 0, 0
+    for fld, attr, label in SLO_CHECKS.values():
+        v = _value(signals, fld)
+        target = float(getattr(policy.slo, attr))
+        if v is None:
+            missing += 1
+        elif v > target:
+            over.append(f"{label} {v:.3g} s > {target:g} s")
+        else:
+            under += 1
+    waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
+    load = f"waiting {waiting if waiting is not None else 'unknown'}, running {running if running is not None else 'unknown'} on {ready} ready"
+    verdict: Verdict
+    if over and no_load:
+        verdict = "raise"
+    elif not over and under:
+        verdict = "clear"
+    elif over and no_load is False:
+        verdict = "clear"  # latency with load behind it is demand, the decider's job
+    else:
+        verdict = "hold"
+    evidence = f"{'; '.join(over) or 'latency within SLO'} with {load}"
+    return Finding(
+        "VllmLatencyWithoutLoad", "latency", "ticket", verdict, evidence,
+        "Latency over SLO with no load behind it: a slow replica, not missing capacity",
+        score=1.0 if verdict == "raise" else 0.0, guard=True,
+    )
+
+
+def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:
+    """Median of the calm TTFT p95 samples kept; None until ``baseline_min`` of them."""
+    if len(history) < s.baseline_min:
+        return None
+    return float(statistics.median(history))
+
+
+def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings) -> Finding:
+    v = _value(signals, "ttft_p95")
+    base = baseline(history, s)
+    slo = policy.slo.ttft_p95_s
+    verdict: Verdict = "hold"
+    if v is not None and base is not None and base > 0:
+        ratio = v / base
+        if ratio >= s.spike_factor and v > slo:
+            verdict = "raise"
+        elif ratio <= s.spike_clear_factor or v <= slo:
+            verdict = "clear"
+        evidence = f"ttft p95 {v:.3g} s = {ratio:.1f}x its baseline {base:.3g} s (SLO {slo:g} s)"
+        score = _graded(ratio, s.spike_factor)
+    else:
+        evidence = "ttft p95 missing" if v is None else f"ttft p95 {v:.3g} s, baseline not learned yet"
+        score = 0.0
+    return Finding("VllmLatencySpike", "latency", "ticket", verdict, evidence,
+                   "Time to first token jumped well above its recent level", score=score)
+
+
+def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings) -> list[Finding]:
+    """One finding per scored signal: ``scores[signal] = (detector, score)``; NaN holds."""
+    out = []
+    for signal, (detector, score) in sorted(scores.items()):
+        verdict: Verdict = "hold"
+        if math.isfinite(score):
+            verdict = "raise" if score >= s.score_raise else ("clear" if score <= s.score_clear else "hold")
+        out.append(
+            Finding(
+                "VllmSignalAnomaly", "anomaly", "info", verdict,
+                f"{signal} scored {score:.2f} by {detector} (raise {s.score_raise:g})",
+                f"{signal} behaves unlike its own history", key=signal,
+                score=score if math.isfinite(score) else 0.0,
+                labels={"signal": signal, "detector": detector},
+                # The detectors already damp themselves (a rest period after a strong score):
+                # their first strong score is the incident.
+                raise_ticks=1,
+            )
+        )
+    return out
+
+
+@dataclass
+class _Track:
+    hits: int = 0
+    misses: int = 0
+    active: bool = False
+    since: float | None = None
+
+
+class Hysteresis:
+    """Per finding: active after ``raise_ticks`` consecutive raises, resolved after
+    ``clear_ticks`` consecutive clears; ``hold`` breaks both streaks."""
+
+    def __init__(self, raise_ticks: int, clear_ticks: int) -> None:
+        self.raise_ticks = raise_ticks
+        self.clear_ticks = clear_ticks
+        self._tracks: dict[str, _Track] = {}
+
+    def step(self, ident: str, verdict: Verdict, now: float, raise_ticks: int | None = None) -> bool:
+        """Feed one verdict; return whether the finding is active now."""
+        t = self._tracks.setdefault(ident, _Track())
+        if verdict == "raise":
+            if t.hits == 0 and not t.active:
+                t.since = now
+            t.hits, t.misses = t.hits + 1, 0
+            if t.hits >= (raise_ticks or self.raise_ticks):
+                t.active = True
+        elif verdict == "clear":
+            t.hits, t.misses = 0, t.misses + 1
+            if t.active and t.misses >= self.clear_ticks:
+                t.active, t.since = False, None
+        else:
+            t.hits = t.misses = 0
+        return t.active
+
+    def since(self, ident: str) -> float | None:
+        t = self._tracks.get(ident)
+        return t.since if t is not None else None
+
+    def state(self) -> dict[str, Any]:
+        return {k: [t.hits, t.misses, t.active, t.since] for k, t in self._tracks.items()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._tracks = {
+            str(k): _Track(int(v[0]), int(v[1]), bool(v[2]), None if v[3] is None else float(v[3]))
+            for k, v in state.items()
+        }

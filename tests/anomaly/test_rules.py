@@ -1,0 +1,114 @@
+"""The anomaly checks, table-driven with worked numbers, and hysteresis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from controlplane.advisors.anomaly_rules import (
+    AnomalySettings,
+    Hysteresis,
+    check_errors,
+    check_latency_spike,
+    check_latency_without_load,
+)
+from controlplane.policy.decide import decide
+from controlplane.policy.state import DecisionState
+from controlplane.protocols import ReplicaStatus
+from controlplane.signals import Reading, Signals
+from tests.policy.build import T0, policy
+
+S = AnomalySettings()
+
+
+def _signals(**values: float) -> Signals:
+    return Signals("default/vllm", T0, **{k: Reading.of(v, T0) for k, v in values.items()})
+
+
+ERRORS = [
+    # name, readings, verdict, guard
+    ("10% errors, no queue: broken replica", {"error_ratio": 0.10, "waiting_requests": 0}, "raise", True),
+    ("10% errors with a queue: demand is real", {"error_ratio": 0.10, "waiting_requests": 3}, "raise", False),
+    ("log errors 0.2/s >= 0.1/s", {"log_error_rate": 0.2, "error_ratio": 0.0}, "raise", True),
+    ("3% errors: between clear 2% and raise 5%", {"error_ratio": 0.03}, "hold", True),
+    ("1% errors and 0.01 log errors/s: clear", {"error_ratio": 0.01, "log_error_rate": 0.01}, "clear", True),
+    ("1% errors but log errors 0.05/s: hold", {"error_ratio": 0.01, "log_error_rate": 0.05}, "hold", True),
+    ("both missing: no evidence either way", {}, "hold", True),
+]
+
+
+@pytest.mark.parametrize("name,values,verdict,guard", ERRORS, ids=[c[0] for c in ERRORS])
+def test_error_burst(name: str, values: dict, verdict: str, guard: bool) -> None:
+    f = check_errors(_signals(**values), S, "7 log errors in 60 s (oom 7)")
+    assert (f.verdict, f.guard) == (verdict, guard)
+    assert f.name == "VllmErrorBurst" and f.severity == "page"
+    if verdict == "raise":
+        assert "oom 7" in f.evidence
+
+
+LATENCY: list[tuple[str, dict[str, Any], int, str]] = [
+    # default SLO: ttft 2 s, itl 0.1 s, e2e 60 s
+    ("ttft 5 s, nothing waiting, 1 running on 2 ready", {"ttft_p95": 5, "waiting_requests": 0,
+                                                          "running_requests": 1}, 2, "raise"),
+    ("ttft 5 s with 3 waiting: load", {"ttft_p95": 5, "waiting_requests": 3, "running_requests": 4}, 2, "clear"),
+    ("ttft 5 s, 3 running on 2 ready: load", {"ttft_p95": 5, "waiting_requests": 0, "running_requests": 3}, 2,
+     "clear"),
+    ("all within SLO", {"ttft_p95": 0.5, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0,
+                        "running_requests": 1}, 2, "clear"),
+    ("ttft high, load unknown", {"ttft_p95": 5}, 2, "hold"),
+]
+
+
+@pytest.mark.parametrize("name,values,ready,verdict", LATENCY, ids=[c[0] for c in LATENCY])
+def test_latency_without_load_agrees_with_the_decider(name: str, values: dict, ready: int, verdict: str) -> None:
+    p = policy()
+    sig = _signals(**{"request_rate": 1.0, "kv_cache_usage_mean": 0.1, "itl_p95": 0.05, "e2e_p95": 10, **values})
+    f = check_latency_without_load(p, sig, ready)
+    assert f.verdict == verdict and f.guard
+    # The decider flags the same ticks in decision.inputs["latency_without_load"].
+    if "waiting_requests" in values:
+        d, _ = decide(p, sig, DecisionState.fresh(p.target_key), T0, ReplicaStatus(ready, ready, 0))
+        assert bool(d.inputs["latency_without_load"]) == (verdict == "raise"), d.reasons
+
+
+SPIKE = [
+    # history of calm ttft p95, now, SLO 2 s, verdict
+    ("3.5x a 1 s baseline, over SLO", [1.0] * 6, 3.5, "raise"),
+    ("3x a 0.2 s baseline but inside the 2 s SLO", [0.2] * 6, 0.6, "clear"),
+    ("2x: between clear 1.5x and raise 3x", [1.0] * 6, 2.5, "hold"),
+    ("only 4 calm samples: no baseline yet", [1.0] * 4, 5.0, "hold"),
+    ("back to 1.2x", [1.0] * 6, 1.2, "clear"),
+]
+
+
+@pytest.mark.parametrize("name,history,now_value,verdict", SPIKE, ids=[c[0] for c in SPIKE])
+def test_latency_spike(name: str, history: list[float], now_value: float, verdict: str) -> None:
+    f = check_latency_spike(policy(), _signals(ttft_p95=now_value), history, S)
+    assert f.verdict == verdict and not f.guard
+
+
+def test_hysteresis_raise_after_two_clear_after_three_hold_breaks_streaks() -> None:
+    h = Hysteresis(raise_ticks=2, clear_ticks=3)
+    seq = ["raise", "hold", "raise", "raise", "clear", "clear", "hold", "clear", "clear", "clear"]
+    got = [h.step("x", v, T0 + i) for i, v in enumerate(seq)]  # type: ignore[arg-type]
+    # raise/hold/raise: the hold broke the streak; active on the 2nd consecutive raise (i=3);
+    # two clears then a hold: still active; three consecutive clears resolve it (i=9).
+    assert got == [False, False, False, True, True, True, True, True, True, False]
+    assert h.since("x") is None
+    h.step("y", "raise", T0 + 20)
+    h.step("y", "raise", T0 + 21)
+    assert h.since("y") == T0 + 20  # the alert starts at the first raise of the streak
+    restored = Hysteresis(2, 3)
+    restored.restore(h.state())
+    assert restored.state() == h.state()
+
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [({"error_ratio_clear": 0.1}, "error_ratio_clear"), ({"raise_ticks": 0}, "raise_ticks"),
+     ({"baseline_ticks": 2}, "baseline_ticks")],
+)
+def test_bad_settings_name_the_field(kw: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        AnomalySettings(**kw)
