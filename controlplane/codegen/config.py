@@ -322,6 +322,16 @@ class CodegenConfig(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _burn_can_fire(self) -> CodegenConfig:
+        for i, w in enumerate(self.burn_windows):
+            if w.factor * (1.0 - self.slo.objective) >= 1:
+                raise ValueError(
+                    f"burn_windows.{i}: factor {w.factor:g} x error budget {1 - self.slo.objective:g} "
+                    "is 100% errors or more; the alert could never fire"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _every_severity_has_for(self) -> CodegenConfig:
         missing = {w.severity for w in self.burn_windows} - set(self.burn_for)
         if missing:
@@ -353,7 +363,7 @@ def parse_config(data: Any) -> CodegenConfig:
         err = exc.errors()[0]
         field = _field_of(tuple(err["loc"]))
         # Whole-model checks carry no location; their message starts with the field.
-        named = re.match(r"^Value error, ([a-z_.]+): ", err["msg"])
+        named = re.match(r"^Value error, ([a-z_.0-9]+): ", err["msg"])
         if not err["loc"] and named:
             field = named.group(1)
         raise CodegenConfigError(field, err["msg"]) from exc

@@ -138,13 +138,16 @@ def _burn_alert(sli: SLI, cfg: CodegenConfig, severity: str, pairs: list[BurnWin
         for p in pairs
     )
     labels = {"namespace": "serving", "model_name": "tiny-llama"}
-    firing_ratio = pairs[0].factor * budget * 2
-    cases = [_burn_case("burning at twice the lowest factor", sli, firing_ratio, labels, cfg, severity)]
-    if severity == "page":
-        ticket_only = min(p.factor for p in pairs) * budget * 0.8
-        cases.append(_burn_case("burning below every page factor", sli, ticket_only, None, cfg, severity))
-    else:
-        cases.append(_burn_case("burning inside the budget", sli, budget * 0.5, None, cfg, severity))
+    # Halfway between the first pair's threshold and 100% errors: above it for any budget.
+    # Three significant digits, so the %.4g in the annotation never sits on a rounding tie.
+    halfway = float(f"{(pairs[0].factor * budget + 1) / 2:.3g}")
+    cases = [
+        _burn_case(f"burning above {num(pairs[0].factor)}x", sli, halfway, labels, cfg, severity),
+        _burn_case(
+            f"burning at 80% of the lowest factor, {num(min(p.factor for p in pairs))}x",
+            sli, min(p.factor for p in pairs) * budget * 0.8, None, cfg, severity,
+        ),
+    ]
     return Alert(
         name=name,
         expr=_burn_expr(sli, pairs, budget),
@@ -168,21 +171,23 @@ def _burn_alert(sli: SLI, cfg: CodegenConfig, severity: str, pairs: list[BurnWin
 def _burn_case(
     title: str, sli: SLI, ratio: float, labels: dict[str, str] | None, cfg: CodegenConfig, severity: str
 ) -> Case:
-    # 1000 requests a minute; (1 - ratio) of them inside the SLO bucket, so the
-    # recorded error ratio over every window is exactly ``ratio``.
-    good = round(1000 * (1 - ratio))
+    # 100000 requests a minute, ``good`` of them inside the SLO bucket: the recorded
+    # error ratio over every window is exactly 1 - good / 100000.
+    per_minute = 100_000
+    good = round(per_minute * (1 - ratio))
+    actual = 1 - good / per_minute
     sel = '{namespace="serving", model_name="tiny-llama"'
     series = (
         Series(f'{sli.metric}_bucket{sel}, le="{le_label(sli.bound_s)}"}}', f"0+{good}x240"),
-        Series(f"{sli.metric}_count{sel}}}", "0+1000x240"),
+        Series(f"{sli.metric}_count{sel}}}", f"0+{per_minute}x240"),
     )
     if labels is None:
         return Case(title, series, silent_at="200m")
     # Rates exist from the second sample, so the alert is pending from 1m on.
     silent, firing = case_times(cfg.burn_for[severity], first_true="1m")
+    # humanizePercentage is Go's %.4g of the value x 100.
     return Case(
-        title, series, silent_at=silent, firing_at=firing,
-        labels=labels, value_text=f"{num(round(ratio * 100, 4))}%",
+        title, series, silent_at=silent, firing_at=firing, labels=labels, value_text=f"{actual * 100:.4g}%"
     )
 
 

@@ -118,3 +118,26 @@ def test_bad_job_regex_names_the_field() -> None:
     with pytest.raises(CodegenConfigError) as err:
         parse_config({"selectors": {"vllm_job_regex": "vllm("}})
     assert err.value.field == "selectors.vllm_job_regex"
+
+
+def test_burn_factor_beyond_all_errors_is_rejected() -> None:
+    # Objective 90%: budget 10%, and 14.4 x 10% = 144% of requests failing: never reachable.
+    with pytest.raises(CodegenConfigError) as err:
+        parse_config({"slo": {"objective": 0.9}})
+    assert err.value.field == "burn_windows.0"
+
+
+@pytest.mark.parametrize("objective", [0.95, 0.999, 0.9995])
+def test_generated_burn_cases_hold_for_other_objectives(objective: float, promtool: str, tmp_path: Path) -> None:
+    # The cases are computed from the budget; promtool proves them for budgets of 5%, 0.1%, 0.05%.
+    import subprocess
+
+    from controlplane.codegen.generate import generate, write
+
+    write(generate(parse_config({"slo": {"objective": objective}, "burn_windows": [
+        {"severity": "page", "long": "1h", "short": "5m", "factor": 14.4 if objective > 0.95 else 6},
+        {"severity": "ticket", "long": "3d", "short": "6h", "factor": 1},
+    ]})), tmp_path)
+    out = subprocess.run([promtool, "test", "rules", str(tmp_path / "alert_rules" / "tests" / "slo.yaml")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout
