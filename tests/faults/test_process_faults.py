@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import sqlite3
-import time
 
 from tests.faults.procs import decisions, start_controller
 from tests.faults.rig import DelayProxy, policy, wait_for
