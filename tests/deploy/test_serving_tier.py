@@ -66,6 +66,7 @@ def test_dcgm_exporter_scrape_keeps_workload_labels(overlay: str) -> None:
 
 def test_every_object_names_its_namespace(overlay: str) -> None:
     """No kustomize namespace transformer is used, so every namespaced object says where it goes."""
+    cluster_scoped = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
     for d in documents(overlay):
-        if d["kind"] != "Namespace":
+        if d["kind"] not in cluster_scoped:
             assert d["metadata"].get("namespace"), f"{d['kind']} {d['metadata']['name']}"

@@ -11,8 +11,12 @@ CRDs kubernetes-validate does not ship:
   manifests use, with the operator CRD's types and required keys (``selector``,
   ``podMetricsEndpoints`` / ``endpoints``; ``port`` a string port name;
   durations in the operator's pattern); unknown fields are rejected;
-- ScalingPolicy: validated against the CRD in serving/crd when that exists
-  (the test skips naming the reason otherwise).
+- ScalingPolicy: the CRD itself (serving/crd, included by both overlays) is a
+  built-in kind and validated above; every policy we ship (examples/policy.yaml
+  and the ConfigMaps' policies) is validated, as a ScalingPolicy resource,
+  against the CRD's openAPIV3Schema (as JSON Schema draft 4, ``nullable``
+  admitting null), and
+  malformed resources are shown to fail with the field's path.
 """
 
 from __future__ import annotations
@@ -113,10 +117,7 @@ def _cases() -> list[Any]:
 def test_manifest_is_valid(overlay: str, index: int, version: str) -> None:
     doc = documents(overlay)[index]
     if doc["apiVersion"] in CUSTOM:
-        schema = SCHEMAS.get(doc["kind"])
-        if schema is None:
-            pytest.skip(f"{doc['kind']} is checked by test_scaling_policy_crd")
-        jsonschema.validate(doc, schema)
+        jsonschema.validate(doc, SCHEMAS[doc["kind"]])
         return
     kubernetes_validate.validate(doc, version, strict=True)
 
@@ -154,18 +155,76 @@ def test_bundled_schemas_cover_both_versions() -> None:
         assert (root / f"v{v}-local-strict").is_dir(), f"kubernetes-validate has no strict schemas for {v}"
 
 
-def test_scaling_policy_crd() -> None:
-    """The ScalingPolicy CRD (serving/crd), when present, is a valid CRD and accepts the example policy."""
-    crd_dir = REPO / "serving" / "crd"
-    files = sorted(crd_dir.glob("*.yaml")) if crd_dir.is_dir() else []
-    crds = [
-        d
-        for f in files
-        for d in yaml.safe_load_all(f.read_text())
-        if d and d.get("kind") == "CustomResourceDefinition"
+def _json_schema(node: Any) -> Any:
+    """An OpenAPI v3.0 structural schema as JSON Schema draft 4 (whose boolean
+    ``exclusiveMaximum`` OpenAPI 3.0 shares): ``nullable: true`` admits null."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        k: _json_schema(v) for k, v in node.items() if k != "nullable" and not k.startswith("x-kubernetes-")
+    }
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def _crd_schema() -> dict[str, Any]:
+    crd = next(d for d in documents("production") if d["kind"] == "CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "scalingpolicies.controlplane.io"
+    (version,) = crd["spec"]["versions"]
+    return _json_schema(version["schema"]["openAPIV3Schema"])  # type: ignore[no-any-return]
+
+
+def _resource(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy document as a ScalingPolicy resource: metadata.name is the policy name."""
+    spec = {k: v for k, v in policy.items() if k != "name"}
+    return {
+        "apiVersion": "controlplane.io/v1",
+        "kind": "ScalingPolicy",
+        "metadata": {"name": policy["name"], "namespace": "llm-serving"},
+        "spec": spec,
+    }
+
+
+def _shipped_policies() -> list[Any]:
+    out = [
+        pytest.param(yaml.safe_load((REPO / "examples/policy.yaml").read_text()), id="examples/policy.yaml")
     ]
-    if not crds:
-        pytest.skip("serving/crd holds no CustomResourceDefinition yet")
-    for crd in crds:
-        for v in VERSIONS:
-            kubernetes_validate.validate(crd, v, strict=True)
+    for overlay in OVERLAYS:
+        cm = next(
+            d
+            for d in documents(overlay)
+            if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "llm-controlplane-config"
+        )
+        for doc in yaml.safe_load_all(cm["data"]["policies.yaml"]):
+            out.append(pytest.param(doc, id=f"{overlay}-policies.yaml-{doc['name']}"))
+    return out
+
+
+@pytest.mark.parametrize("policy", _shipped_policies())
+def test_shipped_policies_are_valid_scaling_policy_resources(policy: dict[str, Any]) -> None:
+    """Each policy we ship, as a ScalingPolicy resource, passes the CRD's schema (serving/crd)."""
+    jsonschema.Draft4Validator(_crd_schema()).validate(_resource(policy))
+
+
+@pytest.mark.parametrize(
+    ("label", "change", "path"),
+    [
+        ("negative floor", {"min_replicas": -1}, ["spec", "min_replicas"]),
+        ("unknown mode", {"mode": "dry"}, ["spec", "mode"]),
+        (
+            "bad deployment name",
+            {"target": {"kind": "kubernetes", "deployment": "Chat_1"}},
+            ["spec", "target", "deployment"],
+        ),
+    ],
+)
+def test_crd_schema_rejects_a_malformed_resource_naming_the_field(
+    label: str, change: dict[str, Any], path: list[str]
+) -> None:
+    doc = {**yaml.safe_load((REPO / "examples/policy.yaml").read_text()), **change}
+    with pytest.raises(jsonschema.ValidationError) as err:
+        jsonschema.Draft4Validator(_crd_schema()).validate(_resource(doc))
+    assert list(err.value.absolute_path) == path

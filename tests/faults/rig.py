@@ -82,6 +82,7 @@ def controller(
             "prometheus": {"url": prometheus_url, "timeout_s": prom_timeout_s},
             "kubernetes": {"enabled": True, "host": kube_url},
             "loop": {"database": str(db), "metrics_port": 0, "tick_s": 1.0},
+            "api": {"enabled": False},
         }
     )
     ctl = build_controller(cfg, policies=policies)
