@@ -1,0 +1,58 @@
+"""Wiring the anomaly advisor, the log source and the Alertmanager notifier from settings.
+
+Owns: :func:`wire_anomalies`, called by :func:`controlplane.controller.build_controller`
+when ``alertmanager.url`` or ``elasticsearch.url`` is set. It builds the backends
+(a search client for the configured flavour, the Alertmanager client behind a
+background sender) and returns the source to use, the advisor and a stop hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from controlplane.advisors.anomaly import AnomalyAdvisor
+from controlplane.config import ControllerConfig
+from controlplane.notify.book import AlertBook
+from controlplane.protocols import Notifier, Source
+from controlplane.telemetry import ControllerMetrics
+
+__all__ = ["wire_anomalies"]
+
+#: Active alerts are re-sent this often; Alertmanager holds each for five re-sends without one.
+RESEND_S = 60.0
+
+
+def wire_anomalies(
+    config: ControllerConfig, source: Source, metrics: ControllerMetrics
+) -> tuple[Source, AnomalyAdvisor, Callable[[], None]]:
+    """``(source, advisor, stop)``: ``source`` enriched with log errors when Elasticsearch
+    is configured; the advisor alerting through Alertmanager when it is configured."""
+    closers: list[Callable[[], None]] = []
+    latest = None
+    es = config.elasticsearch
+    if es.url:
+        from controlplane.sources.logclients import make_search_client
+        from controlplane.sources.logs import LogEnrichedSource, LogSource
+
+        client = make_search_client(es.flavour, es.url, timeout_s=es.timeout_s)
+        logs = LogSource(client, es.index)
+        source = LogEnrichedSource(source, logs)
+        latest = logs.latest
+        closers.append(client.close)
+    notifier: Notifier | None = None
+    am = config.alertmanager
+    if am.url:
+        from controlplane.notify.alertmanager import AlertmanagerNotifier
+        from controlplane.notify.dispatch import BackgroundNotifier
+
+        notifier = BackgroundNotifier(
+            AlertmanagerNotifier(am.url, timeout_s=am.timeout_s, valid_for_s=5 * RESEND_S), metrics=metrics
+        )
+    advisor = AnomalyAdvisor(metrics=metrics, notifier=notifier, book=AlertBook(resend_s=RESEND_S), logs=latest)
+
+    def stop() -> None:
+        advisor.close()
+        for close in closers:
+            close()
+
+    return source, advisor, stop
