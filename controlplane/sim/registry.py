@@ -50,6 +50,12 @@ def _reactive(ctx: PolicyContext) -> Autoscaler:
     return DecideAutoscaler(ctx.policy)
 
 
+def _predictive(ctx: PolicyContext) -> Autoscaler:
+    from controlplane.sim.predictive import predictive_autoscaler
+
+    return predictive_autoscaler(ctx.policy, ctx.profile)
+
+
 def _static(ctx: PolicyContext) -> Autoscaler:
     n = ctx.static_replicas if ctx.static_replicas is not None else static_replicas(ctx.trace, ctx.profile)
     return StaticAutoscaler(min(n, ctx.max_replicas))
@@ -73,6 +79,7 @@ def _knative(ctx: PolicyContext) -> Autoscaler:
 
 POLICIES: dict[str, Callable[[PolicyContext], Autoscaler]] = {
     "reactive": _reactive,
+    "predictive": _predictive,
     "hpa": _hpa,
     "keda": _keda,
     "knative": _knative,
