@@ -51,7 +51,13 @@ class ControllerProcess:
 
 
 def start_controller(
-    name: str, workdir: Path, *, kube_url: str, prometheus_url: str, policies: list[dict[str, Any]], leader: bool
+    name: str,
+    workdir: Path,
+    *,
+    kube_url: str,
+    prometheus_url: str,
+    policies: list[dict[str, Any]],
+    leader: bool,
 ) -> ControllerProcess:
     """Write settings and policies under ``workdir`` and start ``controlplane run`` with them."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +87,11 @@ def start_controller(
     ]  # fmt: skip
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)}
+            cmd,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     return ControllerProcess(name, proc, port, db, log)
 
@@ -93,7 +103,9 @@ def decisions(db: Path) -> list[dict[str, Any]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         con.row_factory = sqlite3.Row
-        rows = con.execute("SELECT id, current, desired, binding, patched, valid FROM decisions ORDER BY id").fetchall()
+        rows = con.execute(
+            "SELECT id, current, desired, binding, patched, valid FROM decisions ORDER BY id"
+        ).fetchall()
         return [dict(r) for r in rows]
     except sqlite3.OperationalError:
         return []  # the schema is not created yet

@@ -32,7 +32,12 @@ def test_h_leader_killed_standby_takes_over_without_double_patch(world, kube, tm
     doc = policy("chat", min_replicas=3).to_dict()
     procs = {
         name: start_controller(
-            name, tmp_path, kube_url=kube.url, prometheus_url=world.prometheus.url, policies=[doc], leader=True
+            name,
+            tmp_path,
+            kube_url=kube.url,
+            prometheus_url=world.prometheus.url,
+            policies=[doc],
+            leader=True,
         )
         for name in ("ctl-a", "ctl-b")
     }
@@ -57,14 +62,20 @@ def test_h_leader_killed_standby_takes_over_without_double_patch(world, kube, tm
         wait_for("the standby to take the Lease", lambda: holder() == standby.name, timeout_s=15)
         spec = kube.lease(LEASE)["spec"]
         gap = _t(spec["acquireTime"]) - last_renew
-        print(f"take-over {gap:.2f} s after the dead leader's last renewal (bound {LEASE_S + RETRY_S:g} s + 0.5 s)")
+        print(
+            f"take-over {gap:.2f} s after the dead leader's last renewal (bound {LEASE_S + RETRY_S:g} s + 0.5 s)"
+        )
         # 0.5 s for scheduling of two Python processes on a shared 2-core machine.
         assert gap <= LEASE_S + RETRY_S + 0.5
         assert spec["leaseTransitions"] == 1
 
         # The new leader adopts 3 (what the old leader set): its ticks send no second patch.
         ticks_before = len(decisions(standby.db))
-        wait_for("three ticks by the new leader", lambda: len(decisions(standby.db)) >= ticks_before + 3, timeout_s=20)
+        wait_for(
+            "three ticks by the new leader",
+            lambda: len(decisions(standby.db)) >= ticks_before + 3,
+            timeout_s=20,
+        )
         assert len(kube.requests("PATCH", SCALE)) == 1
         assert kube.replicas("chat") == 3
         assert standby.metric("controlplane_leader{") == 1
@@ -109,7 +120,9 @@ def test_i_killed_mid_tick_restarts_cautiously_with_an_intact_log(world, kube, t
 
         second = start()
         try:
-            wait_for("the restarted controller's scale-down", lambda: kube.replicas("chat") == 1, timeout_s=40)
+            wait_for(
+                "the restarted controller's scale-down", lambda: kube.replicas("chat") == 1, timeout_s=40
+            )
             after = decisions(second.db)
         finally:
             second.stop()
