@@ -11,8 +11,10 @@ namespace's first day is compared as if it were complete.
 
 from __future__ import annotations
 
+import math
+
 from controlplane.codegen import names
-from controlplane.codegen.config import CodegenConfig
+from controlplane.codegen.config import CodegenConfig, duration_seconds
 from controlplane.codegen.model import (
     AUTOSCALER_UID,
     SERVING_UID,
@@ -24,7 +26,9 @@ from controlplane.codegen.model import (
     Runbook,
     Series,
     case_times,
+    humanize,
     num,
+    steady,
 )
 
 __all__ = ["capacity_rule_file", "GPU_COUNT", "GPU_UTIL_AVG", "GPU_HOURS_1D", "COST_1D"]
@@ -56,6 +60,8 @@ def _gpu_series(n: int, value: str, start_blank: int = 0, first: int = 0) -> tup
 def _under(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.gpu_under_utilised_percent
     silent, firing = case_times(t.for_)
+    # Half the threshold, and halfway from it to 100%; three digits, so no %.4g rounding tie.
+    idle, busy = float(f"{t.value / 2:.3g}"), float(f"{(t.value + 100) / 2:.3g}")
     name = "GpuUnderUtilised"
     return Alert(
         name=name,
@@ -80,8 +86,9 @@ def _under(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("two GPUs at 40%", _gpu_series(2, "40x480"), silent, firing, {"namespace": "serving"}, "40"),
-            Case("two GPUs at 80%", _gpu_series(2, "80x480"), silent_at="7h"),
+            Case(f"two GPUs at {num(idle)}%", _gpu_series(2, steady(idle, firing)), silent, firing,
+                 {"namespace": "serving"}, humanize(idle)),
+            Case(f"two GPUs at {num(busy)}%", _gpu_series(2, steady(busy, firing)), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=SERVING_UID,
@@ -91,6 +98,7 @@ def _under(cfg: CodegenConfig) -> Alert:
 def _over(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.gpu_over_utilised_percent
     silent, firing = case_times(t.for_)
+    hot, warm = float(f"{(t.value + 100) / 2:.3g}"), float(f"{t.value * 0.9:.3g}")
     name = "GpuOverUtilised"
     return Alert(
         name=name,
@@ -114,8 +122,9 @@ def _over(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("two GPUs at 98%", _gpu_series(2, "98x120"), silent, firing, {"namespace": "serving"}, "98"),
-            Case("two GPUs at 90%", _gpu_series(2, "90x120"), silent_at="100m"),
+            Case(f"two GPUs at {num(hot)}%", _gpu_series(2, steady(hot, firing)), silent, firing,
+                 {"namespace": "serving"}, humanize(hot)),
+            Case(f"two GPUs at {num(warm)}%", _gpu_series(2, steady(warm, firing)), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=SERVING_UID,
@@ -125,13 +134,25 @@ def _over(cfg: CodegenConfig) -> Alert:
 def _cost(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.daily_cost_increase_ratio
     name = "ServingCostDayOverDayIncrease"
-    # Day one: 2 GPUs; from minute 1440 on, 4. The 1d range holds 1441 samples
-    # (both ends inclusive in Prometheus 2), so at minute 1440 + x today's mean
-    # count is (2 * (1440 - x) + 4 * (x + 1)) / 1441 against yesterday's 2: above
-    # 1.2 x 2 from x = 288, firing an hour later. At minute 1860 (x = 420):
-    # (2040 + 1684) / 1441 = 2.58432 GPUs x 24 h x 4.10 USD/GPU-hour = 254.30 USD.
-    doubled = _gpu_series(2, "50x2160") + _gpu_series(2, "50x720", start_blank=1440, first=2)
-    flat = _gpu_series(2, "50x2160")
+    # Day one: 2 GPUs; from minute 1440 on, 2k, with k = floor(threshold) + 2 so the
+    # ratio can climb well past the threshold within the day. The 1d range holds 1441
+    # samples (both ends inclusive in Prometheus 2), so at minute 1440 + x today's
+    # mean count is (2 * (1440 - x) + 2k * (x + 1)) / 1441 against yesterday's 2.
+    # Default (1.2, k = 3): above 2.4 from x = 144; pending there, firing an hour on.
+    # At the firing check, minute 1440 + 209: (2 * 1231 + 6 * 210) / 1441 = 2.5829 GPUs
+    # x 24 h x 4.10 USD/GPU-hour = 254.16 USD.
+    k = int(t.value) + 2
+    x0 = max(0, math.floor((2882 * t.value - 2880 - 2 * k) / (2 * k - 2)) + 1)
+    hold = duration_seconds(t.for_) // 60
+    silent, firing = 1440 + x0 + hold // 2, 1440 + x0 + hold + 5
+    if firing > 2800:
+        raise ValueError("thresholds.daily_cost_increase_ratio.for: too long to test within one day")
+    xf = firing - 1440
+    cost = (2 * (1440 - xf) + 2 * k * (xf + 1)) / 1441 * 24 * cfg.gpu_price_per_hour
+    grown = _gpu_series(2, f"50x{firing + 10}") + _gpu_series(
+        2 * k - 2, f"50x{xf + 10}", start_blank=1440, first=2
+    )
+    flat = _gpu_series(2, f"50x{firing + 10}")
     return Alert(
         name=name,
         expr=f"{COST_1D} > {num(t.value)} * ({COST_1D} offset 1d)",
@@ -157,9 +178,9 @@ def _cost(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("GPUs doubled at 24h", doubled, silent_at="1760m", firing_at="1860m",
-                 labels={"namespace": "serving"}, value_text=f"{3724 / 1441 * 24 * cfg.gpu_price_per_hour:.2f}"),
-            Case("same GPUs both days", flat, silent_at="2000m"),
+            Case(f"GPUs x{k} at 24h", grown, silent_at=f"{silent}m", firing_at=f"{firing}m",
+                 labels={"namespace": "serving"}, value_text=f"{cost:.2f}"),
+            Case("same GPUs both days", flat, silent_at=f"{firing}m"),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=AUTOSCALER_UID,

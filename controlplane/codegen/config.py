@@ -25,6 +25,7 @@ __all__ = [
     "CodegenConfig",
     "CodegenConfigError",
     "Selectors",
+    "Hold",
     "Threshold",
     "Thresholds",
     "duration_seconds",
@@ -55,12 +56,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Threshold(_Strict):
-    """A number an alert compares against, how long it must hold, and why that number."""
+class Hold(_Strict):
+    """How long a condition must hold before its alert fires, and why that long."""
 
-    value: float
     for_: str = Field(..., alias="for", description="Prometheus duration the condition must hold")
-    reason: str = Field(..., min_length=10, description="why this value; shown in the alert and runbook")
+    reason: str = Field(..., min_length=10, description="why; shown in the alert and runbook")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -69,6 +69,12 @@ class Threshold(_Strict):
     def _duration(cls, v: str) -> str:
         duration_seconds(v)
         return v
+
+
+class Threshold(Hold):
+    """A number an alert compares against, how long it must hold, and why that number."""
+
+    value: float = Field(..., ge=0)
 
 
 class BurnWindow(_Strict):
@@ -145,6 +151,10 @@ class Selectors(_Strict):
         return v
 
 
+def _h(for_: str, reason: str) -> Hold:
+    return Hold.model_validate({"for": for_, "reason": reason})
+
+
 def _t(value: float, for_: str, reason: str) -> Threshold:
     return Threshold.model_validate({"value": value, "for": for_, "reason": reason})
 
@@ -180,23 +190,23 @@ class Thresholds(_Strict):
             "longer hold the SLO and the budget runs out within 5 days",
         )
     )
-    metrics_absent: Threshold = Field(
-        default_factory=lambda: _t(
-            0.0, "5m",
+    metrics_absent: Hold = Field(
+        default_factory=lambda: _h(
+            "5m",
             "without vLLM metrics every decision is invalid and the autoscaler holds; 5 minutes "
             "rides out a rolling restart",
         )
     )
-    not_reconciling: Threshold = Field(
-        default_factory=lambda: _t(
-            0.0, "5m",
+    not_reconciling: Hold = Field(
+        default_factory=lambda: _h(
+            "5m",
             "the loop ticks every few seconds; no completed tick in 10 minutes means the "
             "replica count is frozen",
         )
     )
-    decision_invalid: Threshold = Field(
-        default_factory=lambda: _t(
-            0.0, "15m",
+    decision_invalid: Hold = Field(
+        default_factory=lambda: _h(
+            "15m",
             "an invalid decision holds the replica count; for 15 minutes the deployment is not "
             "being scaled at all",
         )
@@ -323,12 +333,29 @@ class CodegenConfig(_Strict):
 
     @model_validator(mode="after")
     def _burn_can_fire(self) -> CodegenConfig:
-        for i, w in enumerate(self.burn_windows):
-            if w.factor * (1.0 - self.slo.objective) >= 1:
+        budget = 1.0 - self.slo.objective
+        factors = [(f"burn_windows.{i}", w.factor) for i, w in enumerate(self.burn_windows)]
+        factors.append(("thresholds.at_max_burn_factor", self.thresholds.at_max_burn_factor.value))
+        for field, factor in factors:
+            if factor * budget >= 1:
                 raise ValueError(
-                    f"burn_windows.{i}: factor {w.factor:g} x error budget {1 - self.slo.objective:g} "
-                    "is 100% errors or more; the alert could never fire"
+                    f"{field}: factor {factor:g} x error budget {budget:g} is 100% errors or more; "
+                    "the alert could never fire"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _ratios_in_range(self) -> CodegenConfig:
+        t = self.thresholds
+        for field, value, high in (
+            ("thresholds.kv_cache_usage", t.kv_cache_usage.value, 1.0),
+            ("thresholds.gpu_under_utilised_percent", t.gpu_under_utilised_percent.value, 100.0),
+            ("thresholds.gpu_over_utilised_percent", t.gpu_over_utilised_percent.value, 100.0),
+        ):
+            if not 0 < value < high:
+                raise ValueError(f"{field}: {value:g} is not between 0 and {high:g}")
+        if t.daily_cost_increase_ratio.value <= 1:
+            raise ValueError("thresholds.daily_cost_increase_ratio: must be above 1 (a ratio to the day before)")
         return self
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ or ``local/group``); :func:`namespace_of_target` derives ``namespace`` from
 from __future__ import annotations
 
 from controlplane.codegen import names
-from controlplane.codegen.config import CodegenConfig
+from controlplane.codegen.config import CodegenConfig, duration_seconds
 from controlplane.codegen.model import (
     AUTOSCALER_UID,
     HEALTH_UID,
@@ -22,8 +22,10 @@ from controlplane.codegen.model import (
     Runbook,
     Series,
     case_times,
+    humanize,
     num,
     sentence,
+    steady,
 )
 from controlplane.codegen.slo import le_label, ratio_record, slis
 
@@ -44,9 +46,10 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.not_reconciling
     job = cfg.selectors.controlplane_job_regex
     ticks = f'{names.CP_TICKS}{{job=~"{job}"}}'
-    flat = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', "120x30")
-    ticking = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', "0+12x30")
     silent, firing = case_times(t.for_, first_true="1m")
+    flat = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', steady(120, firing))
+    n = duration_seconds(firing) // 60 + 10
+    ticking = Series(f'{names.CP_TICKS}{{job="controlplane", instance="a"}}', f"0+12x{n}")
     name = "ControlplaneNotReconciling"
     return Alert(
         name=name,
@@ -74,8 +77,8 @@ def _not_reconciling(cfg: CodegenConfig) -> Alert:
         ),
         cases=(
             Case("tick count flat", (flat,), silent, firing, {"job": "controlplane"}),
-            Case("no tick series at all", (Series('up{job="prometheus"}', "1x30"),), *case_times(t.for_), {}),
-            Case("ticking", (ticking,), silent_at="25m"),
+            Case("no tick series at all", (Series('up{job="prometheus"}', steady(1, firing)),), *case_times(t.for_), {}),
+            Case("ticking", (ticking,), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=HEALTH_UID,
@@ -110,8 +113,8 @@ def _decision_invalid(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("invalid", (Series(f"{names.CP_VALID}{_sel(_CP)}", "0x40"),), silent, firing, _CP),
-            Case("valid", (Series(f"{names.CP_VALID}{_sel(_CP)}", "1x40"),), silent_at="30m"),
+            Case("invalid", (Series(f"{names.CP_VALID}{_sel(_CP)}", steady(0, firing)),), silent, firing, _CP),
+            Case("valid", (Series(f"{names.CP_VALID}{_sel(_CP)}", steady(1, firing)),), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=AUTOSCALER_UID,
@@ -122,6 +125,12 @@ def _step_errors(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.step_errors_per_s
     silent, firing = case_times(t.for_, first_true="1m")
     labels = {"job": "controlplane", "step": "forecast"}
+    n = duration_seconds(firing) // 60 + 10
+    # One error a second above the threshold: a counter growing 60 x (threshold + 1) a minute.
+    per_s = t.value + 1
+    failing = Series(f'{names.CP_STEP_ERRORS}{{job="controlplane", instance="a", step="forecast"}}',
+                     f"0+{num(60 * per_s)}x{n}")
+    stopped = Series(failing.series, steady(5, firing))
     name = "ControlplaneStepErrors"
     return Alert(
         name=name,
@@ -147,16 +156,8 @@ def _step_errors(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case(
-                "one error a minute",
-                (Series(f'{names.CP_STEP_ERRORS}{{job="controlplane", instance="a", step="forecast"}}', "0+60x40"),),
-                silent, firing, labels, "1",
-            ),
-            Case(
-                "errors stopped",
-                (Series(f'{names.CP_STEP_ERRORS}{{job="controlplane", instance="a", step="forecast"}}', "5x40"),),
-                silent_at="30m",
-            ),
+            Case(f"{num(per_s)} errors a second", (failing,), silent, firing, labels, humanize(per_s)),
+            Case("errors stopped", (stopped,), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=HEALTH_UID,
@@ -167,6 +168,8 @@ def _forecast_error(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.forecast_error_ratio
     silent, firing = case_times(t.for_)
     labels = {**_CP, "forecaster": "ets"}
+    # Half as much again as the threshold, to three digits; half of it stays quiet.
+    high = float(f"{t.value * 1.5 + 0.05:.3g}")
     name = "ControlplaneForecastErrorHigh"
     return Alert(
         name=name,
@@ -192,9 +195,10 @@ def _forecast_error(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("error 50%", (Series(f"{names.CP_FORECAST_ERROR}{_sel(labels)}", "0.5x60"),),
-                 silent, firing, labels, "50%"),
-            Case("error 20%", (Series(f"{names.CP_FORECAST_ERROR}{_sel(labels)}", "0.2x60"),), silent_at="50m"),
+            Case(f"error {num(high * 100)}%", (Series(f"{names.CP_FORECAST_ERROR}{_sel(labels)}", steady(high, firing)),),
+                 silent, firing, labels, f"{high * 100:.4g}%"),
+            Case(f"error {num(t.value * 50)}%",
+                 (Series(f"{names.CP_FORECAST_ERROR}{_sel(labels)}", steady(t.value / 2, firing)),), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=AUTOSCALER_UID,
@@ -204,6 +208,7 @@ def _forecast_error(cfg: CodegenConfig) -> Alert:
 def _pending(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.replicas_pending
     silent, firing = case_times(t.for_)
+    gap = int(t.value) + 2
     name = "ControlplaneReplicasPending"
     return Alert(
         name=name,
@@ -229,14 +234,14 @@ def _pending(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("4 desired, 2 ready", (
-                Series(f"{names.CP_DESIRED}{_sel(_CP)}", "4x40"),
-                Series(f"{names.CP_READY}{_sel(_CP)}", "2x40"),
-            ), silent, firing, _CP, "2"),
+            Case(f"{num(2 + gap)} desired, 2 ready", (
+                Series(f"{names.CP_DESIRED}{_sel(_CP)}", steady(2 + gap, firing)),
+                Series(f"{names.CP_READY}{_sel(_CP)}", steady(2, firing)),
+            ), silent, firing, _CP, humanize(gap)),
             Case("caught up", (
-                Series(f"{names.CP_DESIRED}{_sel(_CP)}", "4x40"),
-                Series(f"{names.CP_READY}{_sel(_CP)}", "4x40"),
-            ), silent_at="30m"),
+                Series(f"{names.CP_DESIRED}{_sel(_CP)}", steady(4, firing)),
+                Series(f"{names.CP_READY}{_sel(_CP)}", steady(4, firing)),
+            ), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=AUTOSCALER_UID,
@@ -249,13 +254,22 @@ def _at_max(cfg: CodegenConfig) -> Alert:
     burning = "\n  or\n  ".join(f"max by (namespace) ({ratio_record(s, '1h')}) > {limit}" for s in slis(cfg))
     at_max = namespace_of_target(f"{names.CP_DESIRED} >= {names.CP_MAX}")
     silent, firing = case_times(t.for_, first_true="1m")
+    n = duration_seconds(firing) // 60 + 10
     sli = slis(cfg)[0]
-    good = round(1000 * (1 - t.value * cfg.error_budget * 2))
+    # Halfway from the burn threshold to 100% errors, out of 100000 requests a minute.
+    per_minute = 100_000
+    good = round(per_minute * (1 - float(f"{(t.value * cfg.error_budget + 1) / 2:.3g}")))
     slo_series = '{namespace="serving", model_name="tiny-llama"'
-    burn = (
-        Series(f'{sli.metric}_bucket{slo_series}, le="{le_label(sli.bound_s)}"}}', f"0+{good}x60"),
-        Series(f"{sli.metric}_count{slo_series}}}", "0+1000x60"),
-    )
+    bucket = f'{sli.metric}_bucket{slo_series}, le="{le_label(sli.bound_s)}"}}'
+    burn = (Series(bucket, f"0+{good}x{n}"), Series(f"{sli.metric}_count{slo_series}}}", f"0+{per_minute}x{n}"))
+    calm = (Series(bucket, f"0+{per_minute}x{n}"), burn[1])
+
+    def replicas(desired: int) -> tuple[Series, ...]:
+        return (
+            Series(f"{names.CP_DESIRED}{_sel(_CP)}", steady(desired, firing)),
+            Series(f"{names.CP_MAX}{_sel(_CP)}", steady(8, firing)),
+        )
+
     name = "ControlplaneReplicasAtMaxWhileBurning"
     return Alert(
         name=name,
@@ -282,21 +296,10 @@ def _at_max(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("8 of 8 replicas and burning", (
-                Series(f"{names.CP_DESIRED}{_sel(_CP)}", "8x60"),
-                Series(f"{names.CP_MAX}{_sel(_CP)}", "8x60"),
-                *burn,
-            ), silent, firing, {**_CP, "namespace": "serving"}, "8"),
-            Case("burning with room to grow", (
-                Series(f"{names.CP_DESIRED}{_sel(_CP)}", "6x60"),
-                Series(f"{names.CP_MAX}{_sel(_CP)}", "8x60"),
-                *burn,
-            ), silent_at="40m"),
-            Case("at max within the SLO", (
-                Series(f"{names.CP_DESIRED}{_sel(_CP)}", "8x60"),
-                Series(f"{names.CP_MAX}{_sel(_CP)}", "8x60"),
-                burn[1], Series(burn[0].series, "0+1000x60"),
-            ), silent_at="40m"),
+            Case("8 of 8 replicas and burning", (*replicas(8), *burn), silent, firing,
+                 {**_CP, "namespace": "serving"}, "8"),
+            Case("burning with room to grow", (*replicas(6), *burn), silent_at=firing),
+            Case("at max within the SLO", (*replicas(8), *calm), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=AUTOSCALER_UID,

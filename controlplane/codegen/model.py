@@ -11,6 +11,7 @@ elapses and fires afterwards with exact labels and annotations.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +30,11 @@ __all__ = [
     "Runbook",
     "Series",
     "case_times",
+    "humanize",
     "num",
     "render_template",
     "sentence",
+    "steady",
 ]
 
 # Grafana uids of the generated dashboards; alerts name theirs in the dashboard_uid annotation.
@@ -47,6 +50,29 @@ _SEVERITIES = ("page", "ticket", "info")
 def num(x: float) -> str:
     """A number as PromQL and humans read it: 0.144, 6, 1e-05."""
     return f"{x:.10g}"
+
+
+def humanize(v: float) -> str:
+    """Prometheus' ``humanize`` template function: %.4g with an SI prefix (1.5k, 250m)."""
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return f"{v:.4g}"
+    prefix = ""
+    if abs(v) >= 1:
+        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(v) < 1000:
+                break
+            prefix, v = p, v / 1000
+    else:
+        for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+            if abs(v) >= 1:
+                break
+            prefix, v = p, v * 1000
+    return f"{v:.4g}{prefix}"
+
+
+def steady(value: float, until: str) -> str:
+    """promtool values: ``value`` every minute until 10 minutes past ``until``."""
+    return f"{num(value)}x{duration_seconds(until) // 60 + 10}"
 
 
 def sentence(text: str) -> str:

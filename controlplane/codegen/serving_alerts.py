@@ -17,7 +17,9 @@ from controlplane.codegen.model import (
     Runbook,
     Series,
     case_times,
+    humanize,
     num,
+    steady,
 )
 
 __all__ = ["serving_rule_file", "first_of"]
@@ -35,15 +37,15 @@ def first_of(exprs: list[str]) -> str:
 def _queue(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.queue_waiting_per_replica
     silent, firing = case_times(t.for_)
-    # Two replicas queueing 10 and 12 requests: 11 per replica, above 8.
-    busy = (
-        Series(f'{names.WAITING}{{{_SERIES}, pod="chat-0"}}', "10x60"),
-        Series(f'{names.WAITING}{{{_SERIES}, pod="chat-1"}}', "12x60"),
-    )
-    calm = (
-        Series(f'{names.WAITING}{{{_SERIES}, pod="chat-0"}}', "2x60"),
-        Series(f'{names.WAITING}{{{_SERIES}, pod="chat-1"}}', "20x60"),
-    )
+    v = t.value
+
+    def pods(a: float, b: float) -> tuple[Series, ...]:
+        return tuple(
+            Series(f'{names.WAITING}{{{_SERIES}, pod="chat-{i}"}}', steady(x, firing)) for i, x in enumerate((a, b))
+        )
+
+    # Above the threshold by 3 per replica, evenly or on one hot replica; 3/8 of it stays quiet.
+    busy, hot, calm = pods(v + 2, v + 4), pods(0, 2 * v + 6), pods(v / 4, v / 2)
     name = "VllmQueueSaturated"
     return Alert(
         name=name,
@@ -71,12 +73,9 @@ def _queue(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("11 waiting per replica", busy, silent, firing, _LABELS, "11"),
-            Case("one hot replica: 2 and 20 average 11", calm, silent, firing, _LABELS, "11"),
-            Case("mean of 2 and 4 is 3, below the threshold", (
-                Series(f'{names.WAITING}{{{_SERIES}, pod="chat-0"}}', "2x60"),
-                Series(f'{names.WAITING}{{{_SERIES}, pod="chat-1"}}', "4x60"),
-            ), silent_at="40m"),
+            Case(f"{num(v + 2)} and {num(v + 4)} waiting", busy, silent, firing, _LABELS, humanize(v + 3)),
+            Case(f"one hot replica: 0 and {num(2 * v + 6)} waiting", hot, silent, firing, _LABELS, humanize(v + 3)),
+            Case(f"{num(v / 4)} and {num(v / 2)} waiting, below the threshold", calm, silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
         dashboard=SERVING_UID,
@@ -87,13 +86,17 @@ def _kv_cache(cfg: CodegenConfig) -> Alert:
     t = cfg.thresholds.kv_cache_usage
     silent, firing = case_times(t.for_)
     kv = [f"max by ({_AGG}) ({n})" for n in names.aliases(names.KV_CACHE)]
+    # Halfway from the threshold to a full cache, to three digits (no rounding tie in %.4g).
+    full = float(f"{(t.value + 1) / 2:.3g}")
     cases = [
-        Case(f"{n} at 97%", (Series(f'{n}{{{_SERIES}, pod="chat-0"}}', "0.97x60"),), silent, firing, _LABELS, "97%")
+        Case(f"{n} at {num(full * 100)}%", (Series(f'{n}{{{_SERIES}, pod="chat-0"}}', steady(full, firing)),),
+             silent, firing, _LABELS, f"{full * 100:.4g}%")
         for n in names.aliases(names.KV_CACHE)
     ]
+    below = t.value * 0.9
     cases.append(
-        Case("at 90%, below the threshold", (Series(f'{names.KV_CACHE}{{{_SERIES}, pod="chat-0"}}', "0.9x60"),),
-             silent_at="40m")
+        Case(f"at {num(below * 100)}%, below the threshold",
+             (Series(f'{names.KV_CACHE}{{{_SERIES}, pod="chat-0"}}', steady(below, firing)),), silent_at=firing)
     )
     name = "VllmKvCachePressure"
     return Alert(
@@ -156,11 +159,11 @@ def _absent(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("no vLLM series at all", (Series('up{job="prometheus"}', "1x30"),), silent, firing, {}),
+            Case("no vLLM series at all", (Series('up{job="prometheus"}', steady(1, firing)),), silent, firing, {}),
             Case(
                 "series present",
-                (Series(f'{names.RUNNING}{{job="vllm", {_SERIES}}}', "3x30"),),
-                silent_at="20m",
+                (Series(f'{names.RUNNING}{{job="vllm", {_SERIES}}}', steady(3, firing)),),
+                silent_at=firing,
             ),
         ),
         runbook_url=cfg.runbook_url(name),
@@ -198,8 +201,8 @@ def _target_down(cfg: CodegenConfig) -> Alert:
             ),
         ),
         cases=(
-            Case("scrape failing", (Series(f"up{{{series_labels}}}", "0x30"),), silent, firing, labels),
-            Case("scrape healthy", (Series(f"up{{{series_labels}}}", "1x30"),), silent_at="20m"),
+            Case("scrape failing", (Series(f"up{{{series_labels}}}", steady(0, firing)),), silent, firing, labels),
+            Case("scrape healthy", (Series(f"up{{{series_labels}}}", steady(1, firing)),), silent_at=firing),
         ),
         runbook_url=cfg.runbook_url(name),
     )

@@ -95,3 +95,36 @@ def test_example_config_generates_rules_whose_tests_pass(promtool: str, tmp_path
     for name in RULE_FILES:
         out = _run(promtool, "test", "rules", str(tmp_path / "alert_rules" / "tests" / f"{name}.yaml"))
         assert out.returncode == 0, out.stdout + out.stderr
+
+
+SHIFTED = {
+    # Every threshold and hold moved from its default: the generated cases follow.
+    "thresholds": {
+        "queue_waiting_per_replica": {"value": 2.5, "for": "3m", "reason": "a small batch that queues early"},
+        "kv_cache_usage": {"value": 0.8, "for": "20m", "reason": "leave room for long prompts"},
+        "replicas_pending": {"value": 1, "for": "30m", "reason": "one replica may lag on a slow node"},
+        "at_max_burn_factor": {"value": 2, "for": "5m", "reason": "act at a gentler burn at the ceiling"},
+        "metrics_absent": {"for": "2m", "reason": "no rolling restarts expected here"},
+        "not_reconciling": {"for": "15m", "reason": "the loop may pause during upgrades"},
+        "decision_invalid": {"for": "5m", "reason": "invalid decisions must be seen quickly"},
+        "step_errors_per_s": {"value": 0.5, "for": "10m", "reason": "tolerate an occasional failure"},
+        "forecast_error_ratio": {"value": 0.6, "for": "1h", "reason": "a noisy workload forecasts badly"},
+        "gpu_under_utilised_percent": {"value": 40, "for": "2h", "reason": "batch jobs idle in between"},
+        "gpu_over_utilised_percent": {"value": 99.5, "for": "3h", "reason": "saturation is the plan here"},
+        "daily_cost_increase_ratio": {"value": 1.75, "for": "4h", "reason": "only a big jump is news here"},
+    },
+    "burn_for": {"page": "5m", "ticket": "1h"},
+    "gpu_price_per_hour": 1.37,
+}
+
+
+def test_shifted_thresholds_generate_rules_whose_tests_pass(promtool: str, tmp_path: Path) -> None:
+    from controlplane.codegen.config import parse_config
+    from controlplane.codegen.generate import generate, write
+
+    write(generate(parse_config(SHIFTED)), tmp_path)
+    assert "avg by (namespace, model_name) (vllm:num_requests_waiting) > 2.5" in (
+        tmp_path / "alert_rules" / "serving.yaml").read_text()
+    for name in RULE_FILES:
+        out = _run(promtool, "test", "rules", str(tmp_path / "alert_rules" / "tests" / f"{name}.yaml"))
+        assert out.returncode == 0, out.stdout + out.stderr
