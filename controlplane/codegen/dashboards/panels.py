@@ -222,6 +222,9 @@ def dashboard(
         uid=uid,
         description=description,
         tags=["llm-controlplane", "generated"],
+        # A drop-down to the other generated dashboards, keeping the time range and variables.
+        links=[{"type": "dashboards", "tags": ["llm-controlplane"], "asDropdown": True, "title": "LLM control plane",
+                "includeVars": True, "keepTime": True}],
         panels=layout.panels,
         templating=g.Templating(list=templates),
         annotations=g.Annotations(list=annotations or []),
