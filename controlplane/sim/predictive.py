@@ -79,8 +79,9 @@ class SimForecastFloor:
 
 
 def predictive_autoscaler(policy: ScalingPolicy, profile: PerformanceProfile, *, sync_period_s: float = 15.0,
-                          refit_s: float = REFIT_S) -> DecideAutoscaler:
+                          refit_s: float = REFIT_S, settings: PlannerSettings | None = None) -> DecideAutoscaler:
     """``DecideAutoscaler`` named ``predictive`` whose floors come from :class:`SimForecastFloor`."""
     pol = predictive_policy(policy)
-    floor = SimForecastFloor(pol, profile, tick_s=sync_period_s, refit_s=refit_s)
+    floor = SimForecastFloor(pol, profile, tick_s=sync_period_s, refit_s=refit_s,
+                             settings=settings or PlannerSettings(quick=True))
     return DecideAutoscaler(pol, name="predictive", sync_period_s=sync_period_s, floors=floor)
