@@ -176,3 +176,12 @@ def test_real_servegen_rates(shared_data: Path) -> None:
 def test_column_map_parse_errors() -> None:
     with pytest.raises(ValueError, match="unknown key"):
         ColumnMap.parse("time=a,prompt=b,output=c,color=d")
+
+
+def test_real_servegen_day_matches_its_rates(shared_data: Path) -> None:
+    path = shared_data / "servegen" / "m-large"
+    rates = load_servegen_rates(path)
+    day = load_servegen(path, rate_scale=0.001, end_s=86_400.0, seed=1)
+    expected = float(rates.rate[:144].sum() * 600.0 * 0.001)  # ~240 requests/s x 86,400 s x 0.001
+    assert abs(len(day) - expected) < 0.05 * expected
+    assert day.arrival_s.max() < 86_400.0
