@@ -1,7 +1,8 @@
-"""Advisors: the stages beside the decider that add floors and context to a tick.
+"""Advisors: the stages beside the decider that add floors, guards and context to a tick.
 
-``history``, ``startup``, ``planner`` and ``prewarm`` are pure (no I/O, no
-clock; the simulator reuses them); ``forecast`` and ``schedule`` wire them
-into the live loop (metrics, saved state, APScheduler jobs).
-This package file imports nothing so the pure modules stay importable alone.
+For predictive and scheduled scaling, ``history``, ``startup``, ``planner``
+and ``prewarm`` are pure (no I/O, no clock; the simulator reuses them), and
+``forecast``, ``schedule`` and ``wiring`` put them into the live controller
+(metrics, saved state, APScheduler jobs). The ``anomaly*`` modules hold the
+anomaly advisor. This package file imports nothing, so each module loads alone.
 """

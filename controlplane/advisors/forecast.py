@@ -143,6 +143,11 @@ class ForecastAdvisor:
                 self.planners[key] = planner
             return planner
 
+    def startup_p95(self, target_key: str) -> float | None:
+        """The measured start-up p95 of a target (None until enough start-ups were seen)."""
+        planner = self.planners.get(target_key)
+        return None if planner is None else planner.floor.startup.p95()
+
     # -- the fit job --------------------------------------------------------------------------------
     def jobs(self, interval_s: float) -> list[tuple[str, Callable[[], Any], float]]:
         """The scheduler entries: (id, function, every seconds)."""

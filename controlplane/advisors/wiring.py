@@ -1,0 +1,63 @@
+"""Predictive and scheduled scaling for :func:`controlplane.controller.build_controller`.
+
+Owns: :func:`scaling_advisors`, which builds the
+:class:`~controlplane.advisors.forecast.ForecastAdvisor` and
+:class:`~controlplane.advisors.schedule.ScheduleAdvisor` from the controller
+settings and says which scheduler jobs they need. Must not import: a web,
+Kubernetes or Elasticsearch client.
+
+Forecast state goes to ``forecast-state/`` beside the decision database (none
+for an in-memory database). A local actuator's own start-up measurements
+(process start to ready) feed the lead time of local targets; every other
+target's start-ups are read from its replica status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controlplane.advisors.forecast import ForecastAdvisor
+from controlplane.advisors.schedule import ScheduleAdvisor, prewarm_triggers
+from controlplane.clock import Clock
+from controlplane.config import ControllerConfig
+from controlplane.policy.model import LocalTarget, ScalingPolicy
+from controlplane.protocols import PolicyStore
+from controlplane.telemetry import ControllerMetrics
+
+__all__ = ["ScalingAdvisors", "scaling_advisors"]
+
+
+@dataclass
+class ScalingAdvisors:
+    forecast: ForecastAdvisor
+    schedule: ScheduleAdvisor
+    jobs: list[tuple[str, Callable[[], Any], float]]
+    tick_triggers: Callable[[], Sequence[tuple[str, Any]]]
+
+    @property
+    def advisors(self) -> list[Any]:
+        return [self.forecast, self.schedule]
+
+
+def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: ControllerMetrics, store: PolicyStore,
+                     local: Any = None) -> ScalingAdvisors:
+    db = config.loop.database
+    state_dir = None if db in ("", ":memory:") else Path(db).resolve().parent / "forecast-state"
+    measured = getattr(local, "startup_durations", None)
+
+    def startups(policy: ScalingPolicy) -> Sequence[float] | None:
+        return measured if measured is not None and isinstance(policy.target, LocalTarget) else None
+
+    tick_s = config.loop.tick_s
+    forecast = ForecastAdvisor(tick_s=tick_s, clock=clock, metrics=metrics, state_dir=state_dir,
+                               startup_source=startups)
+    schedule = ScheduleAdvisor(tick_s, startup_p95=forecast.startup_p95)
+    return ScalingAdvisors(
+        forecast=forecast,
+        schedule=schedule,
+        jobs=forecast.jobs(config.loop.forecast_fit_interval_s),
+        tick_triggers=lambda: prewarm_triggers(store.list_policies(), tick_s),
+    )

@@ -1,0 +1,55 @@
+"""build_controller wires the forecast and schedule advisors, the fit job and the pre-warm ticks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controlplane.advisors.forecast import ForecastAdvisor
+from controlplane.advisors.schedule import ScheduleAdvisor
+from controlplane.config import ControllerConfig
+from controlplane.controller import build_controller
+from tests.advisors.helpers import policy
+from tests.conftest import free_port
+
+
+def _config(tmp_path: Path) -> ControllerConfig:
+    return ControllerConfig.model_validate({
+        "prometheus": {"url": f"http://127.0.0.1:{free_port()}", "timeout_s": 0.5},
+        "loop": {"database": str(tmp_path / "cp.db"), "metrics_port": 0, "forecast_fit_interval_s": 300},
+        "api": {"enabled": False},
+    })
+
+
+def _policies() -> list:
+    return [policy(schedule=[{"name": "business", "start": "08:00", "end": "18:00", "timezone": "Europe/Berlin",
+                              "min_replicas": 4}])]
+
+
+def test_advisors_jobs_and_triggers_are_wired(tmp_path: Path) -> None:
+    ctl = build_controller(_config(tmp_path), policies=_policies())
+    try:
+        kinds = [type(a) for a in ctl.loop.advisors]
+        assert ForecastAdvisor in kinds and ScheduleAdvisor in kinds
+        forecast = next(a for a in ctl.loop.advisors if isinstance(a, ForecastAdvisor))
+        assert forecast.state_dir == (tmp_path / "forecast-state").resolve()
+        assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0)]
+        assert ctl.tick_triggers is not None
+        assert [name for name, _ in ctl.tick_triggers()] == ["prewarm:chat:business"]
+    finally:
+        ctl.stop()
+
+
+def test_started_scheduler_holds_the_fit_job_and_a_cron_tick_before_the_window(tmp_path: Path) -> None:
+    ctl = build_controller(_config(tmp_path), policies=_policies()).start()
+    try:
+        sched = ctl._scheduler
+        assert sched is not None
+        ids = {job.id for job in sched.get_jobs()}
+        assert {"tick", "forecast-fit", "tick-triggers", "prewarm:chat:business"} <= ids
+        nxt = sched.get_job("prewarm:chat:business").next_run_time
+        # 60 s start-up + 15 s tick before 08:00 Berlin time
+        assert (nxt.hour, nxt.minute, nxt.second) == (7, 58, 45)
+        assert str(nxt.tzinfo) == "Europe/Berlin" and nxt > datetime.now(UTC)
+    finally:
+        ctl.stop()
