@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import httpx
 
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import LocalTarget, ScalingPolicy
+from controlplane.ports import free_port
 from controlplane.protocols import ReplicaStatus, ScaleResult
 
 __all__ = ["LocalActuator", "LocalReplica", "emulator_command", "vllm_command"]
@@ -64,10 +64,6 @@ def vllm_command(model: str, extra: Sequence[str] = (), python: str | None = Non
     return build
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -192,7 +188,7 @@ class LocalActuator:
     def _start(self, target: LocalTarget, group: _Group) -> LocalReplica:
         group.serial += 1
         name = f"{target.group}-{group.serial}"
-        port = _free_port()
+        port = free_port()
         log_path = self.logs_dir / f"{name}.log"
         cmd = list(self.command_for(target, name, port))
         env = {**os.environ, **(self.env or {})}

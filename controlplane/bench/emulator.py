@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from controlplane.ports import free_port
+
 __all__ = ["register"]
 
 
@@ -23,13 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--scales", default="1,10", help="comma-separated time scales (default 1,10)")
     p.set_defaults(func=run)
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -93,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"profile {args.profile}: {args.requests} streaming requests, concurrency {args.concurrency}, "
           f"{args.prompt_tokens} prompt / {args.max_tokens} output tokens")
     for scale in scales:
-        port = _free_port()
+        port = free_port()
         cmd = [sys.executable, "-m", "controlplane", "emulator", "--port", str(port), "--profile", args.profile,
                "--startup-s", "0", "--time-scale", str(scale), "--drain-grace-s", "2", "--log-file", "/dev/null"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,7 +9,6 @@ the decision log and the raw timeline to the output folder.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from controlplane.local.prometheus import PrometheusServer
 from controlplane.loop import ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import ScalingPolicy
+from controlplane.ports import free_port
 from controlplane.protocols import ScaleResult
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
@@ -107,10 +107,6 @@ class _Recorder:
             self.echo(f"scale {decision.current} -> {decision.desired}: binding {decision.binding}; {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _bootstrap(actuator: LocalActuator, policy: ScalingPolicy, timeout_s: float = 60.0) -> None:
@@ -144,7 +140,7 @@ def run_demo(settings: DemoSettings, trace: Trace, drive_load: Any, echo: Any = 
     actuator = LocalActuator(
         work, command_for=emulator_command(["--startup-s", str(settings.replica_startup_s)]), drain_grace_s=10.0
     )
-    metrics_port = _free_port()
+    metrics_port = free_port()
     prom = PrometheusServer(
         work / "prometheus",
         file_sd_globs=[str(actuator.targets_dir / "*.json")],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -19,6 +18,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from controlplane.ports import free_port
+
 __all__ = ["PrometheusServer", "PrometheusNotFound"]
 
 
@@ -26,10 +27,6 @@ class PrometheusNotFound(RuntimeError):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusServer:
@@ -45,7 +42,7 @@ class PrometheusServer:
         port: int | None = None,
     ) -> None:
         self.workdir = Path(workdir)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.binary = shutil.which(binary) or binary
         self.file_sd_globs = list(file_sd_globs)
         self.static_targets = dict(static_targets or {})

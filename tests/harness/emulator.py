@@ -29,15 +29,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from controlplane.ports import free_port
+
 __all__ = ["EmulatorReplica", "start_emulators", "stop_all", "emulator_factory", "emulator", "parse_metrics"]
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -135,7 +130,7 @@ def start_emulators(
     replicas: list[EmulatorReplica] = []
     try:
         for i in range(n):
-            port = _free_port()
+            port = free_port()
             name = f"{name_prefix}-{i}"
             args = [
                 sys.executable,

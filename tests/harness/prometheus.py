@@ -35,17 +35,12 @@ import httpx
 import pytest
 import yaml
 
+from controlplane.ports import free_port
+
 __all__ = ["PrometheusServer", "prometheus", "prometheus_factory", "PROMETHEUS_BIN"]
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusServer:
@@ -64,7 +59,7 @@ class PrometheusServer:
         extra_scrape_configs: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.jobs = list(jobs)
         self.interval_s = interval_s
