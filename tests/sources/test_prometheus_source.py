@@ -10,9 +10,9 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import free_port
 
 from controlplane.policy.model import LocalTarget, ScalingPolicy
+from controlplane.ports import free_port
 from controlplane.signals import Signals
 from controlplane.sources.prometheus import PrometheusSource
 
