@@ -18,14 +18,16 @@ Defaults, and where they come from:
   scale-up, so the ratio is taken over ready pods. The metric here is GPU
   utilisation (DCGM ``DCGM_FI_DEV_GPU_UTIL``: the share of time a kernel runs,
   simulated as the share of time a replica has work) with a 70 % target.
-* KEDA (keda.sh, ScaledObject spec; vLLM production-stack "Autoscaling with
-  KEDA" tutorial): a Prometheus trigger on ``vllm:num_requests_waiting`` with
-  threshold 5 per replica, i.e. an HPA ``AverageValue`` target (desired =
+* KEDA (keda.sh, ScaledObject spec; the vLLM production-stack tutorial
+  "Autoscaling with KEDA" scales on the same metric): a Prometheus trigger on
+  ``vllm:num_requests_waiting`` with a threshold of 5 per replica (this
+  benchmark's setting), i.e. an HPA ``AverageValue`` target (desired =
   ceil(total / 5)) under the HPA rules above. KEDA's default
-  ``pollingInterval`` is 30 s; 15 s is used here as in the comparison brief of
-  this benchmark. ``cooldownPeriod`` (300 s default) only applies to scaling
-  to zero, which is off (minReplicaCount 1); 1 <-> N follows the HPA's 300 s
-  down-stabilization.
+  ``pollingInterval`` is 30 s; this benchmark polls every 15 s.
+  ``cooldownPeriod`` (300 s default) only applies to scaling to zero, which is
+  off (minReplicaCount 1); 1 <-> N follows the HPA's 300 s down-stabilization.
+  With no queue the ask is 0, so the fleet falls to the minimum once the
+  window passes: the known weakness of a queue-only trigger.
 * Knative KPA (knative.dev, "Additional autoscaling configuration for Knative
   Pod Autoscaler"): stable window 60 s, panic window 10 % of it (6 s), panic
   when the panic-window ask reaches 200 % of ready pods, no scale-down while
