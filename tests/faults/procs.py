@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.conftest import free_port
+from controlplane.ports import free_port
 
 __all__ = ["ControllerProcess", "start_controller", "decisions"]
 

@@ -23,10 +23,10 @@ from controlplane.actuate.kubeclient import make_api_client
 from controlplane.clock import SystemClock
 from controlplane.config import ControllerConfig
 from controlplane.controller import build_controller
+from controlplane.ports import free_port
 from controlplane.sources.crd import CrdSyncer
 from controlplane.sources.logclients import make_search_client
 from controlplane.sources.logs import LogEnrichedSource, LogSource
-from tests.conftest import free_port
 from tests.faults.rig import metric, policy, ticks_after_floor_drop, wait_for, warm
 from tests.harness.kube_standin import SCALING_POLICIES
 
