@@ -120,8 +120,11 @@ def test_i_killed_mid_tick_restarts_cautiously_with_an_intact_log(world, kube, t
 
         second = start()
         try:
+            # the decision is recorded after its patch: wait for the record, not for the replica count
             wait_for(
-                "the restarted controller's scale-down", lambda: kube.replicas("chat") == 1, timeout_s=40
+                "the restarted controller's recorded scale-down",
+                lambda: any(r["patched"] for r in decisions(second.db)[len(before) :]),
+                timeout_s=40,
             )
             after = decisions(second.db)
         finally:
@@ -134,4 +137,5 @@ def test_i_killed_mid_tick_restarts_cautiously_with_an_intact_log(world, kube, t
     assert first_down >= 1, restarted
     assert all(r["desired"] >= r["current"] for r in restarted[:first_down]), restarted
     assert any(r["binding"] == "cautious_start" for r in restarted[:first_down]), restarted
+    assert kube.replicas("chat") == 1
     assert [(p.body["spec"]["replicas"]) for p in kube.requests("PATCH", SCALE)] == [1]
