@@ -58,12 +58,14 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         concrete = [_resolve(v, defs) for v in variants if v.get("type") != "null"]
         nullable = len(concrete) < len(variants)
         if len(concrete) == 1:
-            out = _structural({**concrete[0], **{k: v for k, v in node.items() if k == "description"}}, defs)
+            merged = _structural(
+                {**concrete[0], **{k: v for k, v in node.items() if k == "description"}}, defs
+            )
         else:
-            out = _union(concrete, defs)
+            merged = _union(concrete, defs)
         if nullable:
-            out["nullable"] = True
-        return out
+            merged["nullable"] = True
+        return merged
     out: dict[str, Any] = {k: node[k] for k in _KEEP if k in node}
     if "const" in node:
         out["enum"] = [node["const"]]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from controlplane.api import errors
 from controlplane.api.auth import Authenticator
 from controlplane.api.context import ApiContext
+from controlplane.api.deps import known_query_only
 from controlplane.api.limits import BodyLimit
 from controlplane.api.ratelimit import RateLimiter
 from controlplane.api.routers import audit as audit_routes
@@ -89,7 +90,12 @@ def create_app(
         else getattr(getattr(loop, "metrics", None), "registry", None),
         whatif_slots=threading.Semaphore(settings.whatif_concurrency),
     )
-    app = FastAPI(title="llm-controlplane admin API", version=API_VERSION, description=_DESCRIPTION)
+    app = FastAPI(
+        title="llm-controlplane admin API",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        dependencies=[Depends(known_query_only)],
+    )
     app.state.ctx = ctx
     errors.install(app)
     for module in (
@@ -103,4 +109,19 @@ def create_app(
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return _require_target_kind(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _require_target_kind(doc: dict[str, Any]) -> dict[str, Any]:
+    """``target.kind`` has a default in the model but picks the variant, so a request must send it."""
+    for name in ("KubernetesTarget", "LocalTarget"):
+        schema = doc.get("components", {}).get("schemas", {}).get(name)
+        if schema is not None and "kind" not in schema.get("required", []):
+            schema["required"] = ["kind", *schema.get("required", [])]
+    return doc

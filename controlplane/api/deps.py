@@ -12,13 +12,14 @@ import math
 from collections.abc import Callable
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controlplane.api.auth import AuthError, Principal, role_allows
 from controlplane.api.context import ApiContext
 from controlplane.store.audit import Actor
 
-__all__ = ["context", "require", "actor_of"]
+__all__ = ["context", "require", "actor_of", "known_query_only"]
 
 _bearer = HTTPBearer(auto_error=False, description="JWT (HS256/RS256) or a static token")
 
@@ -58,3 +59,24 @@ def require(role: str) -> Callable[..., Principal]:
 
 def actor_of(principal: Principal) -> Actor:
     return Actor(principal.subject, principal.role)
+
+
+def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not document (a typo such as ``?targte=`` must not
+    silently widen a listing) and for a single-valued one given more than once."""
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None)
+    if path is None or not request.query_params:
+        return
+    op = request.app.openapi().get("paths", {}).get(path, {}).get(request.method.lower(), {})
+    known = {p["name"]: p.get("schema", {}) for p in op.get("parameters", []) if p.get("in") == "query"}
+    errors = []
+    for key in dict.fromkeys(request.query_params):
+        if key not in known:
+            errors.append(
+                {"type": "extra_forbidden", "loc": ("query", key), "msg": "unknown query parameter"}
+            )
+        elif known[key].get("type") != "array" and len(request.query_params.getlist(key)) > 1:
+            errors.append({"type": "too_long", "loc": ("query", key), "msg": "given more than once"})
+    if errors:
+        raise RequestValidationError(errors)

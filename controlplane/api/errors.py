@@ -9,11 +9,14 @@ an unavailable dependency (no signal source) to 503.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane.policy.model import PolicyError
 from controlplane.store.errors import Conflict, NotFound
@@ -65,7 +68,29 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": items}, status_code=422)
 
 
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """Every documented method of ``path`` (the router alone names only the first route it matched)."""
+    methods: set[str] = set()
+    for template, ops in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{target\\}", ".+", re.escape(template))
+        pattern = re.sub(r"\\{[a-z_]+\\}", "[^/]+", pattern)
+        if re.fullmatch(pattern, path):
+            methods.update(m.upper() for m in ops)
+    return sorted(methods)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = _allowed(request.app, request.url.path)
+        if allowed:
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(allowed)})
+    response: JSONResponse = await http_exception_handler(request, exc)  # type: ignore[assignment]
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PolicyError, _policy_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(NotFound, lambda r, e: JSONResponse({"detail": str(e)}, status_code=404))

@@ -46,6 +46,7 @@ class Problem(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "the request body could not be parsed"},
     401: {"model": Problem, "description": "no bearer token, or one that is invalid or expired"},
     403: {"model": Problem, "description": "the token's role may not do this"},
     429: {"model": Problem, "description": "this token's rate limit; see Retry-After"},

@@ -93,11 +93,15 @@ class CrdSyncer:
             self._stop.wait(self.interval_s)
 
     def _list(self) -> list[dict[str, Any]]:
-        kw = {"_request_timeout": self.request_timeout_s}
+        out: Any
         if self.namespace:
-            out = self._custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, **kw)
+            out = self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, _request_timeout=self.request_timeout_s
+            )
         else:
-            out = self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kw)
+            out = self._custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, _request_timeout=self.request_timeout_s
+            )
         return list(out.get("items") or [])
 
     def sync_once(self) -> SyncReport:

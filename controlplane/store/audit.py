@@ -8,6 +8,7 @@ back. Must not import: any web framework (the API calls in with an :class:`Actor
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -101,10 +102,10 @@ class AuditLog:
         since: float | None = None,
         until: float | None = None,
         limit: int = 100,
-    ) -> list[AuditEntry]:
+    ) -> builtins.list[AuditEntry]:
         """Newest first."""
-        where: list[str] = []
-        params: list[Any] = []
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         for column, value in (("kind", kind), ("name", name), ("actor", actor)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -11,6 +11,7 @@ Must not import: any web framework.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -128,8 +129,9 @@ class OverrideStore:
 
     def list(
         self, now: float, *, include_inactive: bool = False, target: str | None = None
-    ) -> list[OverrideRecord]:
-        where, params = [], []  # type: ignore[var-annotated]
+    ) -> builtins.list[OverrideRecord]:
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if not include_inactive:
             where.append("ended_at IS NULL AND expires_at > ?")
             params.append(now)

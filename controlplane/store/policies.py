@@ -18,6 +18,7 @@ Must not import: any web framework.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import sqlite3
@@ -101,10 +102,10 @@ class PolicyRepository:
             raise NotFound(f"policy {name!r} not found")
         return _record(row)
 
-    def list(self) -> list[PolicyRecord]:
+    def list(self) -> builtins.list[PolicyRecord]:
         return [_record(r) for r in self.db.query(_CURRENT + " WHERE p.deleted_at IS NULL ORDER BY p.name")]
 
-    def versions(self, name: str) -> list[PolicyVersion]:
+    def versions(self, name: str) -> builtins.list[PolicyVersion]:
         """Every version, oldest first; kept after a delete."""
         rows = self.db.query("SELECT * FROM policy_versions WHERE name = ? ORDER BY version", (name,))
         if not rows:
@@ -121,7 +122,7 @@ class PolicyRepository:
 
     # PolicyStore, for the control loop
 
-    def list_policies(self) -> list[ScalingPolicy]:
+    def list_policies(self) -> builtins.list[ScalingPolicy]:
         out = []
         for rec in self.list():
             policy = self._policy(rec)
@@ -316,7 +317,7 @@ class PolicyRepository:
         with self.db.transaction() as cur:
             cur.execute("DELETE FROM crd_rejections WHERE namespace = ? AND name = ?", (namespace, name))
 
-    def rejections(self) -> list[dict[str, Any]]:
+    def rejections(self) -> builtins.list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT * FROM crd_rejections ORDER BY namespace, name")]
 
     @staticmethod

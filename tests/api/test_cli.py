@@ -107,7 +107,7 @@ def test_role_and_token_errors(
 
 
 def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import free_port
+    from controlplane.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["policy", "--url", url, "--token", "x", "--timeout", "2", "list"]) == 1

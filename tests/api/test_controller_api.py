@@ -10,9 +10,9 @@ import httpx
 from controlplane.config import ControllerConfig
 from controlplane.controller import build_controller
 from controlplane.policy.model import parse_policy
+from controlplane.ports import free_port
 from controlplane.store.policies import PolicyRepository
 from tests.api.conftest import POLICY, STATIC, bearer
-from tests.conftest import free_port
 
 
 def test_controller_serves_the_api_and_the_loop_sees_its_changes(tmp_path: Path, secrets_dir: Path) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from controlplane.ports import free_port
 from tests.api.conftest import STATIC, bearer
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 
 WRITERS = 4
 KILL_AFTER_ACKS = 120  # acknowledged writes before the kill; the writers keep sending until it lands
