@@ -196,9 +196,27 @@ def apply_windows(
     return state, "panic"
 
 
-def apply_slo(policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, load: _Load, tally: _Tally) -> None:
-    """Raise-only: a p95 over its target asks ceil(ready x overshoot), at least ready + 1."""
+def apply_slo(
+    policy: ScalingPolicy,
+    signals: Signals,
+    status: ReplicaStatus,
+    load: _Load,
+    tally: _Tally,
+    state: DecisionState | None = None,
+    now: float | None = None,
+) -> None:
+    """Raise-only: a p95 over its target asks ceil(ready x overshoot), at least ready + 1.
+
+    The ask is proportional to the replicas the p95 was measured on (ready ones;
+    starting ones count against it in the pending guard). The p95 is measured
+    over the stable window, so it lags a change of capacity: until a whole window
+    has passed since the ready count last grew it describes the old fleet, and
+    multiplying the new ready count by the old overshoot would add replicas for a
+    problem already being fixed (a runaway the load signals, which have no such
+    lag, do not share). Down-stabilization keeps the earlier asks meanwhile.
+    """
     ready = status.ready
+    stale_for = _slo_window_stale(policy, status, state, now)
     for source, (fld, attr, label) in SLO_CHECKS.items():
         observed = getattr(signals, fld).value
         target = float(getattr(policy.slo, attr))
@@ -217,6 +235,9 @@ def apply_slo(policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, lo
             tally.reasons.append(f"slo_without_load: {note}")
             tally.latency_without_load.append(source)
             continue
+        if stale_for:
+            tally.proposals.append(Proposal(source, None, f"{label} {observed:.3g} s > {target:g} s, but {stale_for}"))
+            continue
         overshoot = observed / target
         ask = max(ready + 1, replicas_for(ready * overshoot))
         tally.proposals.append(
@@ -229,6 +250,30 @@ def apply_slo(policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, lo
         )
         if ask > tally.value:
             tally.bind(ask, source, f"{label} over SLO raises the ask to {ask}")
+
+
+def _slo_window_stale(
+    policy: ScalingPolicy, status: ReplicaStatus, state: DecisionState | None, now: float | None
+) -> str | None:
+    if state is None or now is None or state.ready_since is None:
+        return None
+    age = now - state.ready_since
+    if age < policy.windows.stable_s:
+        return (
+            f"ready replicas grew to {state.ready_count} {age:.0f} s ago: the {policy.windows.stable_s:g} s"
+            " latency window still measures the old fleet"
+        )
+    return None
+
+
+def _track_ready(state: DecisionState, status: ReplicaStatus, now: float) -> DecisionState:
+    """Remember when ready replicas last grew: only growth makes an older p95 too
+    pessimistic (after a loss it is optimistic, and asking on it is safe)."""
+    if state.ready_count is None or status.ready < state.ready_count:
+        return replace(state, ready_count=status.ready)
+    if status.ready > state.ready_count:
+        return replace(state, ready_count=status.ready, ready_since=now)
+    return state
 
 
 def apply_floors(floors: Sequence[Proposal], tally: _Tally) -> None:
@@ -441,8 +486,9 @@ def decide(
         return _decision(policy, now, status, bounds, signals, valid=False, tally=tally), state
 
     load = _load(signals)
+    state = _track_ready(state, status, now)
     state, mode = apply_windows(policy, state, now, status, tally)
-    apply_slo(policy, signals, status, load, tally)
+    apply_slo(policy, signals, status, load, tally, state, now)
     apply_floors(floors, tally)
     apply_guard(guard, current, tally)
     state = state.recommend(now, tally.value)

@@ -73,6 +73,9 @@ class DecisionState:
     ``first_seen`` is the start of the current unbroken run of data: a fresh or
     restarted decider allows no scale-down until it holds a full window.
     ``idle_since`` is when waiting + running requests last became zero.
+    ``ready_count`` is the ready replicas last seen and ``ready_since`` when that
+    count last grew (None when unknown, e.g. after a restart): a latency p95
+    measured over a window that began before the change describes the old fleet.
     """
 
     target: str = ""
@@ -82,6 +85,8 @@ class DecisionState:
     max_panic_replicas: int = 0
     first_seen: float | None = None
     idle_since: float | None = None
+    ready_count: int | None = None
+    ready_since: float | None = None
 
     @staticmethod
     def fresh(target: str = "") -> DecisionState:
@@ -130,6 +135,8 @@ class DecisionState:
             "max_panic_replicas": self.max_panic_replicas,
             "first_seen": self.first_seen,
             "idle_since": self.idle_since,
+            "ready_count": self.ready_count,
+            "ready_since": self.ready_since,
         }
 
     @staticmethod
@@ -158,4 +165,6 @@ class DecisionState:
             max_panic_replicas=int(d.get("max_panic_replicas", 0)),
             first_seen=opt("first_seen"),
             idle_since=opt("idle_since"),
+            ready_count=None if d.get("ready_count") is None else int(d["ready_count"]),
+            ready_since=opt("ready_since"),
         )

@@ -153,6 +153,26 @@ CASES = [
         "waiting_requests",
         pol=CALM,
     ),
+    # Ready grew 3 -> 5 at -30 s; the 60 s TTFT window still holds the 3-replica latency.
+    # Without the hold it would ask 3.0/2.0 = 1.5 x 5 = 7.5 -> 8 for a fix already in place;
+    # with it the load signals decide: running 60/48 -> 2, held at 5 by down-stabilization.
+    Case(
+        "slo-waits-for-window-after-growth",
+        steady(-330, -45, load(waiting=2, running=60, ttft=3.0), 5, ready=3)
+        + steady(-30, -15, load(waiting=2, running=60, ttft=3.0), 5),
+        Tick(0, load(waiting=2, running=60, ttft=3.0), 5),
+        5,
+        "down_stabilization",
+    ),
+    # Grown 3 -> 5 at -75 s, more than the 60 s window ago: the p95 is fresh, 1.5 x 5 = 7.5 -> 8
+    Case(
+        "slo-asks-again-after-window",
+        steady(-330, -90, load(waiting=2, running=60, ttft=3.0), 5, ready=3)
+        + steady(-75, -15, load(waiting=2, running=60, ttft=3.0), 5),
+        Tick(0, load(waiting=2, running=60, ttft=3.0), 5),
+        8,
+        "slo_ttft",
+    ),
     # TTFT 9 s with nothing queued and 1 running on 1 ready: a fault, not capacity; stays 1
     Case(
         "slo-without-load-no-scale",
