@@ -172,6 +172,11 @@ def test_decisions_with_explanations_and_filters(
     assert len(c.get("/v1/decisions", params={"until": t0}, headers=viewer).json()) == 1
     assert len(c.get("/v1/decisions", params={"limit": 1}, headers=viewer).json()) == 1
     assert c.get("/v1/decisions", params={"target": "other/x"}, headers=viewer).json() == []
+    # a misspelt filter is refused, not ignored (which would list everything)
+    r = c.get("/v1/decisions", params={"targte": "ml/vllm"}, headers=viewer)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "targte"
+    r = c.get("/v1/decisions?limit=1&limit=2", headers=viewer)
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == "given more than once"
 
 
 def test_forecasts_and_anomalies_empty_until_recorded(
