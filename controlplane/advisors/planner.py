@@ -68,7 +68,8 @@ class PlannerSettings:
     estimated and backtested. ``min_history_s`` 30 min before a first fit:
     the selector needs 15 slots of backtest plus an estimation head.
     ``capacity_window_s`` 1 h: the mean request size the capacity is
-    modelled for. ``quick`` True fits only the cheap candidates (last value,
+    modelled for. ``evidence_window_s`` 60: one (load, latency) pair per
+    rate window for the capacity correction (the Prometheus source's window). ``quick`` True fits only the cheap candidates (last value,
     daily seasonal naive, mean reversion, damped Holt): deterministic, and
     what the simulator uses; False fits every candidate within the budget.
     """
@@ -78,10 +79,12 @@ class PlannerSettings:
     history_s: float = 3 * DAY_S
     min_history_s: float = 1800.0
     capacity_window_s: float = 3600.0
+    evidence_window_s: float = 60.0
     quick: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("step_s", "max_horizon_s", "history_s", "min_history_s", "capacity_window_s"):
+        for name in ("step_s", "max_horizon_s", "history_s", "min_history_s", "capacity_window_s",
+                     "evidence_window_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: must be > 0")
 
@@ -124,6 +127,8 @@ class PredictivePlanner:
         self.capacity_detail = capacity_detail or "not modelled yet"
         self.watch = watch or StartupWatch()
         self.last_fit: dict[str, Any] = {}
+        self._evidence_at: float | None = None
+        self._missed_before = False
         self._lock = threading.Lock()
 
     # -- the tick -------------------------------------------------------------------------------
@@ -139,9 +144,7 @@ class PredictivePlanner:
         rate = signals.request_rate
         if rate.ok and rate.at is not None:
             self.floor.observe_demand(rate.at, rate.value)
-        cap = self.capacity
-        if cap is not None and status.ready > 0 and rate.ok and rate.value is not None:
-            cap.observe(rate.value / status.ready, signals.ttft_p95.value, signals.itl_p95.value)
+        self._capacity_evidence(now, signals, status)
         with self._lock:
             current = self.slot.current()
             if current is not None and current.t_last is not None:
@@ -150,6 +153,26 @@ class PredictivePlanner:
                     advanced = current.updated(t, y)
                     if advanced is not current:
                         self.slot.swap(advanced)
+
+    def _capacity_evidence(self, now: float, signals: Signals, status: ReplicaStatus) -> None:
+        """Feed the capacity correction once per ``evidence_window_s`` (the source's rate
+        window: overlapping windows would count one burst several times), and a missed SLO
+        only when the window before missed too. A single window over the SLO is a burst,
+        which the reactive signals answer; the floor's capacity is about sustained load."""
+        cap, rate = self.capacity, signals.request_rate
+        if cap is None or status.ready <= 0 or rate.value is None:
+            return
+        if self._evidence_at is not None and now - self._evidence_at < self.settings.evidence_window_s:
+            return
+        ttft, itl = signals.ttft_p95.value, signals.itl_p95.value
+        if ttft is None:
+            return
+        missed = ttft > cap.ttft_slo_s or (itl is not None and cap.itl_slo_s is not None and itl > cap.itl_slo_s)
+        sustained = self._missed_before and now - (self._evidence_at or now) <= 2 * self.settings.evidence_window_s
+        self._evidence_at, self._missed_before = now, missed
+        if missed and not sustained:
+            return
+        cap.observe(rate.value / status.ready, ttft, itl)
 
     def lead_s(self, policy: ScalingPolicy, tick_s: float) -> tuple[float, str]:
         return self.floor.startup.lead_s(policy.startup_s, tick_s)
