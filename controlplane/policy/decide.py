@@ -359,17 +359,33 @@ def apply_pending(status: ReplicaStatus, tally: _Tally) -> None:
         tally.reasons.append(f"{status.ready} ready + {status.pending} starting already cover the ask of {tally.value}")
 
 
-def limit_steps(steps: StepLimits, current: int, tally: _Tally) -> None:
+def limit_steps(steps: StepLimits, current: int, tally: _Tally, ready: int | None = None) -> None:
     """Up by the more permissive of the pod and percent limits (the HPA's default
     selectPolicy Max), down by the stricter one, at least one pod: a GPU added
-    late costs SLO misses, one removed early costs those plus a cold start."""
+    late costs SLO misses, one removed early costs those plus a cold start.
+
+    Growth is measured from the replicas that are ready, not from the spec: while
+    earlier additions are still starting (minutes for a vLLM replica) the signals
+    keep showing the old shortage, and stepping from the spec every tick would
+    double the fleet several times before any new replica could prove the ask.
+    """
     if tally.value > current:
-        up = max(steps.max_up_pods, math.ceil(current * steps.max_up_percent / 100))
-        if tally.value > current + up:
+        base = current if ready is None else min(current, ready)
+        up = max(steps.max_up_pods, math.ceil(base * steps.max_up_percent / 100))
+        cap = base + up
+        if cap <= current:
             tally.bind(
-                current + up,
+                current,
                 "step_up_limit",
-                f"step up limited to +{up} (max of {steps.max_up_pods} pods, {steps.max_up_percent:g}% of {current})",
+                f"{current - base} replica(s) still starting already make +{current - base} of the +{up}"
+                f" allowed over {base} ready; more when they are ready",
+            )
+        elif tally.value > cap:
+            tally.bind(
+                cap,
+                "step_up_limit",
+                f"step up limited to +{up} over {base} ready (max of {steps.max_up_pods} pods,"
+                f" {steps.max_up_percent:g}% of {base})",
             )
     elif tally.value < current:
         down = max(1, min(steps.max_down_pods, math.floor(current * steps.max_down_percent / 100)))
@@ -495,7 +511,7 @@ def decide(
     stabilize(policy, state, now, current, tally)
     apply_scale_to_zero(policy, state, now, current, load, tally)
     apply_pending(status, tally)
-    limit_steps(policy.steps, current, tally)
+    limit_steps(policy.steps, current, tally, status.ready)
     apply_bounds(bounds, tally)
     tally.reasons.append(f"desired {tally.value} (current {current}), bound by {tally.binding}")
     return _decision(policy, now, status, bounds, signals, valid=True, tally=tally, mode=mode), state

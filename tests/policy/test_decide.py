@@ -119,6 +119,27 @@ CASES = [
     Case("max-replicas", warm(load(waiting=40), 6), Tick(0, load(waiting=40), 6), 8, "max_replicas", pol=CALM),
     # QUIET asks 1; min_replicas 2
     Case("min-replicas", warm(QUIET, 2), Tick(0, QUIET, 2), 2, "min_replicas", pol={"min_replicas": 2}),
+    # 1 ready + 3 starting, waiting 40/2 = 20 (20 >= 10 x 1 ready: panic even with CALM):
+    # growth counts from ready, 1 + max(4, 100% of 1) = 5
+    Case(
+        "step-up-from-ready-while-starting",
+        warm(load(waiting=40), 4, ready=1),
+        Tick(0, load(waiting=40), 4, ready=1, pending=3),
+        5,
+        "step_up_limit",
+        pol=CALM,
+        mode="panic",
+    ),
+    # 1 ready + 5 starting: the +4 allowed over 1 ready is already on its way; hold 6
+    Case(
+        "step-up-waits-for-starting",
+        warm(load(waiting=40), 6, ready=1),
+        Tick(0, load(waiting=40), 6, ready=1, pending=5),
+        6,
+        "step_up_limit",
+        pol=CALM,
+        mode="panic",
+    ),
     # --- SLO: raise-only, proportional, at least ready + 1 ---
     # signals ask 2 (running 60/48); TTFT 3.0/2.0 = 1.5 x 3 ready = 4.5 -> 5 (>= 3 + 1)
     Case(
