@@ -14,6 +14,9 @@ import pytest
 
 from tests.faults.rig import controller, metric, policy, set_policy, warm
 
+# Bounded: a case that hangs fails at 90 s instead of holding the suite (all run in CI, none opt-in).
+pytestmark = pytest.mark.timeout(90)
+
 SCALE = "/deployments/chat/scale"
 LV = {"policy": "chat", "target": "default/chat"}
 
@@ -78,6 +81,7 @@ TRANSIENT = [
 def test_g_transient_failures_back_off_without_duplicate_patches(
     world, kube, tmp_path, label, fault, calls
 ) -> None:
+
     ctl = controller(kube.url, world.prometheus.url, tmp_path / "cp.db", [policy("chat")])
     try:
         warm(ctl, ticks=2)

@@ -30,6 +30,9 @@ from controlplane.sources.logs import LogEnrichedSource, LogSource
 from tests.faults.rig import metric, policy, ticks_after_floor_drop, wait_for, warm
 from tests.harness.kube_standin import SCALING_POLICIES
 
+# Bounded: a case that hangs fails at 90 s instead of holding the suite (all run in CI, none opt-in).
+pytestmark = pytest.mark.timeout(90)
+
 LV = {"policy": "chat", "target": "default/chat"}
 TOKEN = "fault-matrix-admin-token"
 

@@ -16,8 +16,13 @@ import datetime as dt
 import signal
 import sqlite3
 
+import pytest
+
 from tests.faults.procs import decisions, start_controller
 from tests.faults.rig import DelayProxy, policy, wait_for
+
+# Bounded: a case that hangs fails at 90 s instead of holding the suite (all run in CI, none opt-in).
+pytestmark = pytest.mark.timeout(90)
 
 SCALE = "/deployments/chat/scale"
 LEASE = "llm-controlplane-leader"

@@ -8,6 +8,8 @@ named, and the controller's own metrics say so.
 
 from __future__ import annotations
 
+import pytest
+
 from controlplane.policy.decision import Decision
 from tests.faults.conftest import group
 from tests.faults.rig import (
@@ -20,6 +22,9 @@ from tests.faults.rig import (
     wait_for,
     warm,
 )
+
+# Bounded: a case that hangs fails at 90 s instead of holding the suite (all run in CI, none opt-in).
+pytestmark = pytest.mark.timeout(90)
 
 
 def _held(decisions: list[Decision], kube, deployment: str, reason: str) -> None:
