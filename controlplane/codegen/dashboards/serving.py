@@ -53,14 +53,18 @@ def serving_dashboard(cfg: CodegenConfig) -> g.Dashboard:
         ],
         "suffix: tok/s", steps(("green", None)), "Prefill (prompt) and decode (generation) tokens per second.", w=8,
     )
-    all_reasons = f"sum by (finished_reason) (rate({names.REQUEST_SUCCESS}{VLLM_SEL}{_RATE}))"
+    errors = "|".join(names.ERROR_REASONS)
+    failed = (
+        f'sum by (finished_reason) (rate({names.REQUEST_SUCCESS}'
+        f'{{namespace=~"$namespace", model_name=~"$model", finished_reason=~"{errors}"}}{_RATE}))'
+    )
     lay.timeseries(
-        "Finished requests by reason",
-        [Query(f"{all_reasons}\n/ ignoring (finished_reason) group_left\n"
+        "Error ratio by finished_reason",
+        [Query(f"{failed}\n/ ignoring (finished_reason) group_left\n"
                f"sum(rate({names.REQUEST_SUCCESS}{VLLM_SEL}{_RATE}))", "{{finished_reason}}")],
-        "percentunit", steps(("green", None), ("red", 0.01)),
-        f"Share of finished requests per finished_reason; {', '.join(names.ERROR_REASONS)} are errors "
-        "(red above 1%).", w=8, stack=True,
+        "percentunit", steps(("green", None), ("red", cfg.error_budget)),
+        f"Share of finished requests that ended as {', '.join(names.ERROR_REASONS)}; the red line is "
+        f"the SLO's error budget ({cfg.error_budget:.2%}).", w=8, line=True,
     )
     lay.row("Latency against the SLO")
     for title, metric, target, what in (
