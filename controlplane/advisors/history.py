@@ -69,7 +69,12 @@ class RateHistory:
 
     def since(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(t, request rate) of the samples after ``t``: what a fitted forecaster has not seen."""
-        rows = [r for r in self._rows if r[0] > t]
+        rows: list[tuple[float, float, float, float]] = []
+        for r in reversed(self._rows):  # new samples are few and at the end
+            if r[0] <= t:
+                break
+            rows.append(r)
+        rows.reverse()
         return np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
 
     def mean_sizes(self, now: float, window_s: float = 3600.0) -> tuple[float, float] | None:

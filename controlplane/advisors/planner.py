@@ -21,8 +21,10 @@ recent mean request size, and swaps both in. :meth:`propose` returns the
 ``Proposal("predictive", ...)`` and the forecast record for the decision.
 
 Concurrency: the tick and the fit job may run at once in the live
-controller. Fitting runs outside the lock; only the swap (with the catch-up
-over samples that arrived meanwhile) and the per-tick update hold it.
+controller. One lock guards the history, the floor's trackers and the swap;
+the tick holds it for its cheap update, the fit job only to copy the history
+and to swap in (with a catch-up over samples that arrived meanwhile) -- the
+fitting itself runs outside it.
 """
 
 from __future__ import annotations
@@ -136,16 +138,16 @@ class PredictivePlanner:
                 startups: Sequence[float] | None = None) -> None:
         """One tick. ``startups``: start-up durations the actuator measured itself since the
         last tick (local processes); None derives them from the replica status instead."""
-        self.history.observe(now, signals)
-        watched = self.watch.observe(now, status)
-        for d in watched if startups is None else startups:
-            if math.isfinite(d) and d > 0:
-                self.floor.observe_startup(d)
-        rate = signals.request_rate
-        if rate.ok and rate.at is not None:
-            self.floor.observe_demand(rate.at, rate.value)
-        self._capacity_evidence(now, signals, status)
         with self._lock:
+            self.history.observe(now, signals)
+            watched = self.watch.observe(now, status)
+            for d in watched if startups is None else startups:
+                if math.isfinite(d) and d > 0:
+                    self.floor.observe_startup(d)
+            rate = signals.request_rate
+            if rate.ok and rate.at is not None:
+                self.floor.observe_demand(rate.at, rate.value)
+            self._capacity_evidence(now, signals, status)
             current = self.slot.current()
             if current is not None and current.t_last is not None:
                 t, y = self.history.since(current.t_last)
@@ -180,8 +182,9 @@ class PredictivePlanner:
     def propose(self, policy: ScalingPolicy, now: float, tick_s: float) -> tuple[Proposal, dict[str, Any] | None]:
         """The floor, and the forecast record for the decision (None before a fit)."""
         cap = self.capacity.capacity if self.capacity is not None else None
-        proposal = self.floor.propose(policy, self.slot.current(), now, cap, tick_s, UNIT)
-        fc = self.floor.last_forecast
+        with self._lock:
+            proposal = self.floor.propose(policy, self.slot.current(), now, cap, tick_s, UNIT)
+            fc = self.floor.last_forecast
         if fc is None:
             return proposal, None
         lead, lead_detail = self.lead_s(policy, tick_s)
@@ -205,8 +208,10 @@ class PredictivePlanner:
     def fit(self, now: float, policy: ScalingPolicy, *, budget: FitBudget | None = None,
             monotonic: Callable[[], float] | None = None) -> dict[str, Any]:
         """Refit on the history recorded up to now; returns what happened (for a log line)."""
-        self._model_capacity(now, policy)
-        t, y = self.history.series("request_rate")
+        with self._lock:  # the tick appends to the history meanwhile: read a snapshot
+            sizes = self.history.mean_sizes(now, self.settings.capacity_window_s)
+            t, y = self.history.series("request_rate")
+        self._model_capacity(sizes, policy)
         keep = t <= now
         t, y = t[keep], y[keep]
         seen = int(np.isfinite(y).sum())
@@ -232,8 +237,7 @@ class PredictivePlanner:
                          "skipped": sorted(rep.get("skipped", {})), "capacity": self.capacity_detail}
         return self.last_fit
 
-    def _model_capacity(self, now: float, policy: ScalingPolicy) -> None:
-        sizes = self.history.mean_sizes(now, self.settings.capacity_window_s)
+    def _model_capacity(self, sizes: tuple[float, float] | None, policy: ScalingPolicy) -> None:
         if sizes is None:
             return
         p, o = sizes
@@ -257,6 +261,10 @@ class PredictivePlanner:
 
     # -- state across restarts ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> dict[str, Any]:
         return {
             "version": 1, "profile": self.profile.name, "history": self.history.to_dict(),
             "forecaster": self.slot.to_state(), "floor": self.floor.to_dict(),
