@@ -9,6 +9,7 @@ Must not import: grafanalib, subprocess or any HTTP library.
 from __future__ import annotations
 
 from controlplane import catalog
+from controlplane.promql import ERROR_REASONS  # failed finished_reasons, as the signals count them
 
 __all__ = [
     "TTFT",
@@ -102,6 +103,3 @@ CP_FORECAST_ERROR = _name("controlplane_forecast_error_ratio")
 CP_FORECAST_RATE = _name("controlplane_forecast_request_rate")
 CP_ANOMALY = _name("controlplane_anomaly_score")
 CP_SCALE_EVENTS = _name("controlplane_scale_events_total")
-
-# finished_reason values that count as failed requests, shared with the signals' PromQL.
-ERROR_REASONS = ("error", "abort")
