@@ -60,6 +60,7 @@ def test_h_leader_killed_standby_takes_over_without_double_patch(world, kube, tm
         wait_for("both /metrics", lambda: standby.metric("controlplane_leader{") is not None, timeout_s=10)
         assert leader.metric("controlplane_leader{") == 1
         assert standby.metric("controlplane_leader{") == 0
+        assert leader.healthz() == standby.healthz() == 200, "a standby ticks too, so it is healthy"
 
         leader.proc.send_signal(signal.SIGKILL)  # by PID: no chance to release the Lease
         leader.proc.wait(10)
