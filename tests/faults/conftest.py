@@ -25,10 +25,6 @@ from tests.harness.emulator import EmulatorReplica, start_emulators, stop_all
 from tests.harness.kube_standin import KubeStandIn
 from tests.harness.prometheus import PrometheusServer
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None, reason="needs the Debian prometheus binary"
-)
-
 
 @dataclass
 class World:

@@ -38,7 +38,9 @@ class ControllerProcess:
         return None
 
     def healthz(self) -> int:
-        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=5, trust_env=False).status_code
+        return httpx.get(
+            f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=5, trust_env=False
+        ).status_code
 
     def stop(self) -> None:
         if self.proc.poll() is None:

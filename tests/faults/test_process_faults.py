@@ -18,7 +18,7 @@ import sqlite3
 
 import pytest
 
-from tests.faults.procs import decisions, start_controller
+from tests.faults.procs import ControllerProcess, decisions, start_controller
 from tests.faults.rig import DelayProxy, policy, wait_for
 
 # Bounded: a case that hangs fails at 90 s instead of holding the suite (all run in CI, none opt-in).
@@ -101,7 +101,7 @@ def test_i_killed_mid_tick_restarts_cautiously_with_an_intact_log(world, kube, t
     doc = policy("chat", min_replicas=1).to_dict()
     with DelayProxy(world.prometheus.url, delay_s=0.08) as proxy:
 
-        def start():  # noqa: ANN202 - local helper
+        def start() -> ControllerProcess:
             return start_controller(
                 "ctl", tmp_path, kube_url=kube.url, prometheus_url=proxy.url, policies=[doc], leader=False
             )
