@@ -32,8 +32,10 @@ __all__ = [
     "Health",
     "Readiness",
     "ERRORS",
+    "MAX_ID",
 ]
 
+MAX_ID = 2**53  # versions and ids stay exact in JSON numbers and fit SQLite's 64-bit integers
 _TARGET = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
 
 
@@ -89,7 +91,9 @@ class DiffOut(BaseModel):
 
 
 class RollbackIn(_In):
-    version: int = Field(..., ge=1, description="the version whose content becomes the newest version")
+    version: int = Field(
+        ..., ge=1, le=MAX_ID, description="the version whose content becomes the newest version"
+    )
 
 
 class DecisionOut(BaseModel):
@@ -125,7 +129,9 @@ class OverrideIn(_In):
     replicas: int | None = Field(
         None, ge=0, le=10_000, description="a pin's replica count; unset for a pause"
     )
-    expires_at: float | None = Field(None, description="Unix seconds; give this or ttl_s")
+    expires_at: float | None = Field(
+        None, allow_inf_nan=False, description="Unix seconds; give this or ttl_s"
+    )
     ttl_s: float | None = Field(
         None, gt=0, le=30 * 86_400, description="seconds from now; give this or expires_at"
     )

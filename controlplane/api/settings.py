@@ -36,6 +36,8 @@ class ApiOptions:
     """Most requests replayed by one what-if: about 10 s of simulation on one core."""
     whatif_max_duration_s: float = 86_400.0
     """Longest replayed span (s): one day covers a daily peak."""
+    whatif_max_replicas: int = 256
+    """Largest replica budget a what-if simulates: each replica is modelled request by request."""
     whatif_concurrency: int = 1
     """What-ifs replayed at once; further ones get 429 rather than starving the control loop's CPU."""
 

@@ -48,8 +48,12 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
         profile = get_profile(profile_name)
     except ValueError as exc:
         raise PolicyError("profile", str(exc).removeprefix("profile: ")) from exc
-    trace = _load(ctx, req.trace)
     opts = ctx.options
+    if req.policy.max_replicas > opts.whatif_max_replicas:
+        raise PolicyError(
+            "policy.max_replicas", f"a what-if simulates at most {opts.whatif_max_replicas} replicas"
+        )
+    trace = _load(ctx, req.trace)
     end = req.start_s + req.duration_s if req.duration_s is not None else trace.duration_s + 1.0
     trace = trace.window(req.start_s, end)
     if len(trace) == 0:
@@ -106,9 +110,10 @@ def _load(ctx: ApiContext, spec: TraceIn) -> Any:
             path = Path(tmp) / f"upload{_SUFFIX[spec.format]}"
             path.write_text(spec.content or "")
             return load_trace(path, spec.format)
-    except PolicyError:
+    except (PolicyError, NotFound):
         raise
-    except (ValueError, OSError) as exc:
+    except Exception as exc:
+        # a loader meeting a malformed row may raise more than ValueError; the client sent it
         where = "trace.path" if spec.path is not None else "trace.content"
         raise PolicyError(where, str(exc).replace(tempfile.gettempdir(), "<upload>")) from exc
 

@@ -175,6 +175,8 @@ def test_decisions_with_explanations_and_filters(
     # a misspelt filter is refused, not ignored (which would list everything)
     r = c.get("/v1/decisions", params={"targte": "ml/vllm"}, headers=viewer)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "targte"
+    r = c.get("/v1/decisions", params={"since": "inf"}, headers=viewer)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
     r = c.get("/v1/decisions?limit=1&limit=2", headers=viewer)
     assert r.status_code == 422 and r.json()["detail"][0]["msg"] == "given more than once"
 

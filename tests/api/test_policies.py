@@ -127,6 +127,10 @@ def test_put_whose_body_names_another_policy_is_422_on_name(
         ("rollback to a missing version", "POST", "/v1/policies/chat/rollback", {"version": 7}, 404),
         ("diff from a missing version", "GET", "/v1/policies/chat/diff?from=9", None, 404),
         ("history of a missing policy", "GET", "/v1/policies/nope/versions", None, 404),
+        # past SQLite's 64-bit integers: refused before the store sees it
+        ("version beyond 2^53", "GET", "/v1/policies/chat/versions/99999999999999999999999", None, 422),
+        ("diff beyond 2^53", "GET", "/v1/policies/chat/diff?from=99999999999999999999999", None, 422),
+        ("override id beyond 2^53", "DELETE", "/v1/overrides/99999999999999999999999", None, 422),
     ],
 )
 def test_conflicts_and_missing(

@@ -85,12 +85,21 @@ def test_server_side_trace_window_and_current_policy(wc: TestClient) -> None:
         ("too many requests", {"path": "small.csv"}, {}, 422, "duration_s"),  # 120 > 100
         ("empty window", {"path": "small.csv"}, {"start_s": 500}, 422, "start_s"),
         ("unknown profile", {"path": "small.csv"}, {"duration_s": 10, "profile": "h100-x"}, 422, "profile"),
+        (
+            "replica budget over the cap",
+            {"path": "small.csv"},
+            {"policy": {**POLICY, "max_replicas": 257}},
+            422,
+            "policy.max_replicas",
+        ),
     ],
 )
 def test_whatif_refusals(
     wc: TestClient, case: str, trace: dict[str, Any], extra: dict[str, Any], status: int, field: str | None
 ) -> None:
-    r = wc.post("/v1/whatif", json={"policy": POLICY, "trace": trace, **extra}, headers=OP)
+    r = wc.post(
+        "/v1/whatif", json={"policy": POLICY, "trace": trace, **extra}, headers=OP
+    )  # extra may replace policy
     assert r.status_code == status, (case, r.text)
     if field is not None:
         assert r.json()["detail"][0]["field"] == field, case

@@ -20,8 +20,8 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERRORS)
 @router.get("", response_model=list[DecisionOut], summary="Recorded decisions, newest first")
 def list_decisions(
     target: str | None = Query(None, max_length=300, description="namespace/deployment or local/group"),
-    since: float | None = Query(None, description="Unix seconds, inclusive"),
-    until: float | None = Query(None, description="Unix seconds, inclusive"),
+    since: float | None = Query(None, allow_inf_nan=False, description="Unix seconds, inclusive"),
+    until: float | None = Query(None, allow_inf_nan=False, description="Unix seconds, inclusive"),
     limit: int = Query(100, ge=1, le=1000),
     changes: bool = Query(False, description="only decisions that changed the replica count"),
     _: Principal = Depends(require("viewer")),

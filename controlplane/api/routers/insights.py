@@ -38,7 +38,7 @@ def get_forecasts(
 @router.get("/anomalies", response_model=list[AnomalyOut], summary="Recent anomalies, newest first")
 def get_anomalies(
     target: str | None = Query(None, max_length=300),
-    since: float | None = Query(None, description="Unix seconds, inclusive"),
+    since: float | None = Query(None, allow_inf_nan=False, description="Unix seconds, inclusive"),
     limit: int = Query(100, ge=1, le=2000),
     _: Principal = Depends(require("viewer")),
     ctx: ApiContext = Depends(context),

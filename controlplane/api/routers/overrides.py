@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from controlplane.api.auth import Principal
 from controlplane.api.context import ApiContext
 from controlplane.api.deps import actor_of, context, require
-from controlplane.api.schemas import ERRORS, OverrideIn, OverrideOut, Problem
+from controlplane.api.schemas import ERRORS, MAX_ID, OverrideIn, OverrideOut, Problem
 from controlplane.policy.model import PolicyError
 from controlplane.policy.override import Override
 
@@ -54,7 +54,9 @@ def create_override(
     summary="End an override now",
 )
 def delete_override(
-    override_id: int, who: Principal = Depends(require("operator")), ctx: ApiContext = Depends(context)
+    override_id: int = Path(..., ge=1, le=MAX_ID),
+    who: Principal = Depends(require("operator")),
+    ctx: ApiContext = Depends(context),
 ) -> Response:
     ctx.overrides.end(override_id, actor_of(who), ctx.clock.now())
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from controlplane.api.auth import Principal
 from controlplane.api.context import ApiContext
@@ -13,6 +13,7 @@ from controlplane.api.diff import diff_fields
 from controlplane.api.dryrun import dry_run
 from controlplane.api.schemas import (
     ERRORS,
+    MAX_ID,
     DiffOut,
     DryRunOut,
     PolicyOut,
@@ -102,7 +103,10 @@ def list_versions(
     "/{name}/versions/{version}", response_model=PolicyVersionOut, responses=_404, summary="One version"
 )
 def get_version(
-    name: str, version: int, _: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(context)
+    name: str,
+    version: int = Path(..., ge=1, le=MAX_ID),
+    _: Principal = Depends(require("viewer")),
+    ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
     return ctx.policies.version(name, version).to_dict()
 
@@ -112,8 +116,10 @@ def get_version(
 )
 def diff_versions(
     name: str,
-    from_: int = Query(..., alias="from", ge=1, description="the older version"),
-    to: int | None = Query(None, ge=1, description="the newer version; the current one when unset"),
+    from_: int = Query(..., alias="from", ge=1, le=MAX_ID, description="the older version"),
+    to: int | None = Query(
+        None, ge=1, le=MAX_ID, description="the newer version; the current one when unset"
+    ),
     _: Principal = Depends(require("viewer")),
     ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
