@@ -69,10 +69,11 @@ def test_h_leader_killed_standby_takes_over_without_double_patch(world, kube, tm
         spec = kube.lease(LEASE)["spec"]
         gap = _t(spec["acquireTime"]) - last_renew
         print(
-            f"take-over {gap:.2f} s after the dead leader's last renewal (bound {LEASE_S + RETRY_S:g} s + 0.5 s)"
+            f"take-over {gap:.2f} s after the dead leader's last renewal (bound {LEASE_S + RETRY_S:g} s + 1 s)"
         )
-        # 0.5 s for scheduling of two Python processes on a shared 2-core machine.
-        assert gap <= LEASE_S + RETRY_S + 0.5
+        # 1 s of slack: the standby sees a renewal up to one retry period late, and two Python
+        # processes share a busy 2-core machine with the test.
+        assert gap <= LEASE_S + RETRY_S + 1.0
         assert spec["leaseTransitions"] == 1
 
         # The new leader adopts 3 (what the old leader set): its ticks send no second patch.
