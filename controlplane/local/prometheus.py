@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -30,13 +31,23 @@ class PrometheusNotFound(RuntimeError):
 
 
 class PrometheusServer:
+    """One Prometheus process on 127.0.0.1; ``url`` is its HTTP API root.
+
+    ``file_sd_globs`` are the file_sd files of the ``vllm`` job (the local
+    actuator's targets); ``file_sd_jobs`` names more jobs, each with its own files;
+    ``static_targets`` adds static jobs (the controller's own /metrics).
+    """
+
     def __init__(
         self,
         workdir: str | Path,
         *,
         file_sd_globs: Sequence[str] = (),
+        file_sd_jobs: dict[str, Sequence[str]] | None = None,
         static_targets: dict[str, Sequence[str]] | None = None,
-        rule_files: Sequence[str] = (),
+        rule_files: Sequence[str | Path] = (),
+        alertmanager_url: str | None = None,
+        extra_scrape_configs: Sequence[dict[str, Any]] = (),
         scrape_interval_s: float = 1.0,
         binary: str = "prometheus",
         port: int | None = None,
@@ -44,72 +55,89 @@ class PrometheusServer:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.binary = shutil.which(binary) or binary
-        self.file_sd_globs = list(file_sd_globs)
+        self.file_sd_jobs: dict[str, list[str]] = {k: list(v) for k, v in (file_sd_jobs or {}).items()}
+        if file_sd_globs:
+            self.file_sd_jobs.setdefault("vllm", []).extend(file_sd_globs)
         self.static_targets = dict(static_targets or {})
-        self.rule_files = list(rule_files)
+        self.rule_files = [str(Path(r).resolve()) for r in rule_files]
+        self.alertmanager_url = alertmanager_url
+        self.extra_scrape_configs = list(extra_scrape_configs)
         self.scrape_interval_s = scrape_interval_s
+        self.log_path = self.workdir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         interval = f"{self.scrape_interval_s:g}s"
-        scrapes: list[dict] = []
-        if self.file_sd_globs:
-            scrapes.append(
-                {
-                    "job_name": "vllm",
-                    "scrape_interval": interval,
-                    "file_sd_configs": [{"files": self.file_sd_globs, "refresh_interval": "1s"}],
-                }
-            )
+        scrapes: list[dict[str, Any]] = [
+            {"job_name": job, "file_sd_configs": [{"files": files, "refresh_interval": "1s"}]}
+            for job, files in self.file_sd_jobs.items()
+        ]
         for job, targets in self.static_targets.items():
-            scrapes.append({"job_name": job, "scrape_interval": interval, "static_configs": [{"targets": list(targets)}]})
-        return {
-            "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": self.rule_files,
-            "scrape_configs": scrapes,
+            scrapes.append({"job_name": job, "static_configs": [{"targets": list(targets)}]})
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
+            "scrape_configs": scrapes + self.extra_scrape_configs,
         }
+        if self.rule_files:
+            config["rule_files"] = self.rule_files
+        if self.alertmanager_url:
+            host = self.alertmanager_url.split("://", 1)[-1].rstrip("/")
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        return config
+
+    def write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / "prometheus.yml"
+        path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        return path
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
 
     def start(self, ready_timeout_s: float = 30.0) -> PrometheusServer:
         if shutil.which(self.binary) is None:
             raise PrometheusNotFound(f"{self.binary!r} not found: install the Debian package 'prometheus'")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        cfg = self.workdir / "prometheus.yml"
-        cfg.write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 - owned by the child process
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={cfg}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--storage.tsdb.retention.time=1d",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        cfg = self.write_config()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={cfg}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--web.enable-lifecycle",
+                    "--storage.tsdb.retention.time=1d",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}; see {self.workdir / 'prometheus.log'}")
+                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}/-/ready", timeout=1.0, trust_env=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"prometheus not ready within {ready_timeout_s} s")
+        raise TimeoutError(f"prometheus not ready within {ready_timeout_s} s: {self.log_tail()}")
 
     def reload(self) -> None:
-        (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        httpx.post(f"{self.url}/-/reload", timeout=5.0).raise_for_status()
+        """Write the config again and ask the server to re-read it and its rule files."""
+        self.write_config()
+        httpx.post(f"{self.url}/-/reload", timeout=5.0, trust_env=False).raise_for_status()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

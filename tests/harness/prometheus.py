@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,18 +32,16 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from controlplane.ports import free_port
+from controlplane.local.prometheus import PrometheusServer as LocalPrometheus
 
 __all__ = ["PrometheusServer", "prometheus", "prometheus_factory", "PROMETHEUS_BIN"]
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
-
-class PrometheusServer:
-    """One Prometheus process; ``url`` is its HTTP API root."""
+class PrometheusServer(LocalPrometheus):
+    """The product's Prometheus launcher with per-job target files and query helpers."""
 
     def __init__(
         self,
@@ -58,20 +55,21 @@ class PrometheusServer:
         interval_s: int = 1,
         extra_scrape_configs: Sequence[dict[str, Any]] = (),
     ) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            workdir,
+            file_sd_jobs={job: [str(workdir / f"targets-{job}.json")] for job in jobs},
+            rule_files=rule_files,
+            alertmanager_url=alertmanager_url,
+            extra_scrape_configs=extra_scrape_configs,
+            scrape_interval_s=interval_s,
+            binary=PROMETHEUS_BIN,
+        )
         self.jobs = list(jobs)
         self.interval_s = interval_s
-        self._rules = [str(Path(r).resolve()) for r in rule_files]
-        self._alertmanager = alertmanager_url
-        self._extra = list(extra_scrape_configs)
-        self.proc: subprocess.Popen[bytes] | None = None
         self._http = httpx.Client(timeout=10, trust_env=False)
-        self.log_path = workdir / "prometheus.log"
         for job in self.jobs:
             self.set_targets(job, (targets or {}).get(job, []), labels)
-        self._write_config()
+        self.write_config()
 
     # -- configuration -----------------------------------------------------------
 
@@ -94,77 +92,21 @@ class PrometheusServer:
         tmp.write_text(json.dumps(list(groups)))
         os.replace(tmp, self.targets_file(job))
 
-    def _write_config(self) -> None:
-        every = f"{self.interval_s}s"
-        config: dict[str, Any] = {
-            "global": {"scrape_interval": every, "evaluation_interval": every, "scrape_timeout": every},
-            "scrape_configs": [
-                {
-                    "job_name": job,
-                    "file_sd_configs": [{"files": [str(self.targets_file(job))], "refresh_interval": "1s"}],
-                }
-                for job in self.jobs
-            ]
-            + self._extra,
-        }
-        if self._rules:
-            config["rule_files"] = self._rules
-        if self._alertmanager:
-            host = self._alertmanager.split("://", 1)[-1].rstrip("/")
-            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
-        (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self, timeout_s: float = 30.0) -> PrometheusServer:
         if not os.path.exists(PROMETHEUS_BIN):
             pytest.skip(f"{PROMETHEUS_BIN} is not installed")
-        cmd = [
-            PROMETHEUS_BIN,
-            f"--config.file={self.workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=1d",
-            "--log.level=warn",
-        ]
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if self._http.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready within {timeout_s} s: {self.log_tail()}")
+        try:
+            super().start(timeout_s)
+        except TimeoutError as exc:
+            raise RuntimeError(str(exc)) from exc
+        return self
 
-    def stop(self) -> None:
-        """SIGTERM this server's PID, SIGKILL after 10 s."""
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM this server's PID, SIGKILL after ``timeout_s``."""
         self._http.close()
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def reload(self) -> None:
-        """Re-read the config and rule files (``POST /-/reload``)."""
-        self._http.post(f"{self.url}/-/reload").raise_for_status()
-
-    def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
+        super().stop(timeout_s)
 
     # -- queries -------------------------------------------------------------------
 
