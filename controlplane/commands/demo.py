@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", default="demo-out", help="folder for the summary, chart and decision log")
     p.add_argument("--trace", help="replay this trace file (Azure LLM CSV, Mooncake, BurstGPT ...) instead")
     p.add_argument("--load-seconds", type=float, default=150.0, help="how long the workload runs")
+    p.add_argument("--tail-seconds", type=float, default=45.0, help="how long to watch after the load (scale-down)")
     p.add_argument("--mean-rate", type=float, default=10.0, help="mean requests/s of the compressed workload")
     p.add_argument("--max-replicas", type=int, default=4)
     p.add_argument("--seed", type=int, default=7)
@@ -65,7 +66,11 @@ def _run(args: argparse.Namespace) -> int:
     from controlplane.local.demo_report import format_summary
 
     settings = DemoSettings(
-        out_dir=Path(args.out), load_seconds=args.load_seconds, max_replicas=args.max_replicas, seed=args.seed
+        out_dir=Path(args.out),
+        load_seconds=args.load_seconds,
+        tail_seconds=args.tail_seconds,
+        max_replicas=args.max_replicas,
+        seed=args.seed,
     )
     trace = demo_trace(args.load_seconds, args.mean_rate, args.seed, args.trace)
     print(f"workload: {len(trace)} requests over {trace.duration_s:.0f} s ({trace.name})")
