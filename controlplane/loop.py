@@ -137,6 +137,10 @@ class ControlLoop:
             try:
                 with self.metrics.step("actuate"):
                     result = self.actuator.scale(policy, decision, now)
+                if result.error:
+                    # The actuator gave up without raising (retries exhausted, 403, 422): still a failed step.
+                    self.metrics.step_errors.labels("actuate").inc()
+                    log.warning("scaling %s failed: %s", key, result.error)
             except Exception as exc:
                 log.exception("actuate failed for %s", key)
                 result = ScaleResult(False, decision.current, "actuation raised", error=str(exc))

@@ -156,3 +156,17 @@ def test_advisors_raise_only_and_failures_isolated() -> None:
     assert d.valid and d.desired == 5
     text = generate_latest(loop.metrics.registry).decode()
     assert 'controlplane_step_errors_total{step="advise:BrokenAdvisor"} 1.0' in text
+
+
+@dataclass
+class GivingUpActuator(FakeActuator):
+    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
+        return ScaleResult(False, self.spec, "gave up after 5 attempts", attempts=5, error="503 Service Unavailable")
+
+
+def test_actuator_giving_up_counts_as_step_error() -> None:
+    loop = _loop(FakeSource(waiting=13.0), GivingUpActuator(spec=2), _policy())
+    loop.tick()
+    text = generate_latest(loop.metrics.registry).decode()
+    assert 'controlplane_step_errors_total{step="actuate"} 1.0' in text
+    assert loop.log.list()[0].actuation["error"] == "503 Service Unavailable"
