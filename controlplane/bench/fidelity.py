@@ -233,7 +233,7 @@ def write_chart(path: Path, report: dict[str, Any]) -> None:
         ),
         fontsize=9,
     )
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
