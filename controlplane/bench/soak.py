@@ -70,7 +70,8 @@ def compressed_rate_trace(t_s: Any, rate: Any, run_s: float, peak_rps: float, se
     return Trace(f"servegen-14d-in-{run_s:g}s", arrivals, prompt, output)
 
 
-def soak_policy(tick_s: float) -> Any:
+def soak_policy() -> Any:
+    """The fidelity check's policy (1-3 replicas, 10 s windows) under its own name."""
     from controlplane.bench.fidelity import fidelity_policy
 
     return fidelity_policy().model_copy(update={"name": "soak"})
@@ -155,7 +156,7 @@ def run_soak(work_dir: Path, minutes: float, data: Path, peak_rate: float = 4.0,
     )
     settings = ReplaySettings(
         work_dir=work_dir,
-        policy=soak_policy(tick_s),
+        policy=soak_policy(),
         tick_s=tick_s,
         replica_startup_s=STARTUP_S,
         latency_multiplier=LATENCY_MULTIPLIER,
