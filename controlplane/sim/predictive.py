@@ -15,9 +15,9 @@ history only ever holds ticks at or before ``now``, so nothing from the
 replay's future reaches a fit -- and between fits it advances over new ticks
 with ``updated``. Start-up times are measured from the replica status exactly
 as live (from the tick that scaled up until ready replicas reach it), so the
-lead follows the simulated cold starts. The fit uses the planner's quick,
-deterministic candidate set (no wall-clock budget), so a replay gives the
-same result on a busy and an idle machine.
+lead follows the simulated cold starts. The fit uses the planner's quick
+candidate set, as live, but without a wall-clock budget, so a replay gives
+the same result on a busy and an idle machine.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class SimForecastFloor:
     profile: PerformanceProfile
     tick_s: float = 15.0
     refit_s: float = REFIT_S
-    settings: PlannerSettings = field(default_factory=lambda: PlannerSettings(quick=True))
+    settings: PlannerSettings = field(default_factory=PlannerSettings)
     planner: PredictivePlanner | None = None
     fits: list[dict[str, Any]] = field(default_factory=list)
     _next_fit: float | None = None
@@ -83,5 +83,5 @@ def predictive_autoscaler(policy: ScalingPolicy, profile: PerformanceProfile, *,
     """``DecideAutoscaler`` named ``predictive`` whose floors come from :class:`SimForecastFloor`."""
     pol = predictive_policy(policy)
     floor = SimForecastFloor(pol, profile, tick_s=sync_period_s, refit_s=refit_s,
-                             settings=settings or PlannerSettings(quick=True))
+                             settings=settings or PlannerSettings())
     return DecideAutoscaler(pol, name="predictive", sync_period_s=sync_period_s, floors=floor)
