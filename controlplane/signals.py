@@ -113,7 +113,7 @@ class Signals:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SIGNAL_UNITS}
 
     def with_readings(self, **readings: Reading) -> Signals:
-        return replace(self, **readings)
+        return replace(self, **readings)  # type: ignore[arg-type]  # only Reading fields are passed
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"target": self.target, "collected_at": self.collected_at}

@@ -121,14 +121,15 @@ class ScaleToZero(_Strict):
     idle_period_s: float = Field(900.0, gt=0, description="no requests for this long before 1 -> 0")
 
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ScheduleWindow(_Strict):
     """A recurring time-of-day window that sets replica bounds, in its own time zone."""
 
     name: str = Field(..., min_length=1)
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=lambda: list(_DAYS))
+    days: list[Day] = Field(default_factory=lambda: list(_DAYS))
     start: str = Field(..., pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM local time")
     end: str = Field(..., pattern=r"^([01]\d|2[0-4]):[0-5]\d$", description="HH:MM local time (24:00 allowed)")
     timezone: str = Field("UTC", description="IANA zone, e.g. Europe/Berlin")

@@ -65,7 +65,8 @@ class DecisionLog:
         limit: int = 100,
         only_changes: bool = False,
     ) -> list[DecisionRecord]:
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[object] = []
         if target:
             where.append("target = ?")
             params.append(target)
