@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 # daily seasonal smoothing models several, and the selector skips what does not fit.
 FIT_BUDGET_S = 5.0
 
+# A target not observed for this long (policy removed, or predictive switched off) is not refitted.
+IDLE_S = 3600.0
+
 
 # A Kubernetes target runs real vLLM on GPUs and its policy names no profile;
 # the shipped GPU profile stands in until one is injected (``profile_for``).
@@ -97,6 +100,7 @@ class ForecastAdvisor:
         self.policies: dict[str, ScalingPolicy] = {}
         self.last_fits: dict[str, dict[str, Any]] = {}
         self._consumed: dict[str, int] = {}
+        self._error_label: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     # -- the tick ---------------------------------------------------------------------------------
@@ -131,7 +135,13 @@ class ForecastAdvisor:
         for q, v in record.get("quantiles", {}).items():
             self.metrics.forecast.labels(*lv, q).set(v)
         if record.get("wmape") is not None:
-            self.metrics.forecast_error.labels(*lv, str(record.get("model"))).set(record["wmape"])
+            model = str(record.get("model"))
+            previous = self._error_label.get(lv)
+            if previous is not None and previous != model:
+                # a refit may choose another model: drop the old series rather than leave it stale
+                self.metrics.forecast_error.remove(*lv, previous)
+            self.metrics.forecast_error.labels(*lv, model).set(record["wmape"])
+            self._error_label[lv] = model
 
     def _planner(self, policy: ScalingPolicy) -> PredictivePlanner:
         key = policy.target_key
@@ -160,6 +170,11 @@ class ForecastAdvisor:
         out: dict[str, dict[str, Any]] = {}
         for key, planner, policy in items:
             now = self.clock.now()
+            newest = planner.history.t_last
+            if newest is None or now - newest > IDLE_S:
+                # the policy was removed or stopped predicting: nothing new to fit on
+                out[key] = {"fitted": False, "reason": "no observation in the last hour"}
+                continue
             budget = None if self.fit_budget_s is None else FitBudget(self.fit_budget_s, self.clock.monotonic)
             try:
                 if self.metrics is not None:

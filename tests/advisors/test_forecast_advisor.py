@@ -213,3 +213,24 @@ def test_scale_down_never_below_what_current_load_needs() -> None:
         floor = next(p for p in d.proposals if p.source == "floor:predictive")
         assert floor.replicas == 3
     assert min(seen) == 6 and act.spec == 6
+
+
+def test_error_metric_follows_the_model_without_stale_series() -> None:
+    clock = FakeClock()
+    metrics = ControllerMetrics()
+    adv = _advisor(clock, metrics=metrics)
+    pol = policy()
+    adv._export(pol, {"quantiles": {}, "wmape": 0.2, "model": "last_value"})
+    adv._export(pol, {"quantiles": {}, "wmape": 0.1, "model": "holt_damped"})
+    lines = [x for x in generate_latest(metrics.registry).decode().splitlines()
+             if x.startswith("controlplane_forecast_error_ratio{")]
+    assert lines == ['controlplane_forecast_error_ratio{forecaster="holt_damped",policy="chat",target="ml/vllm"} 0.1']
+
+
+def test_targets_not_seen_for_an_hour_are_not_refitted() -> None:
+    clock = FakeClock()
+    adv = _advisor(clock)
+    _feed(adv, clock, 1200)
+    clock.advance(3601.0)
+    (report,) = adv.fit_all().values()
+    assert report == {"fitted": False, "reason": "no observation in the last hour"}
