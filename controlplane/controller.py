@@ -2,7 +2,7 @@
 
 Owns: choosing the backends (Prometheus source, Kubernetes or local actuator,
 leader election, policy store), the APScheduler jobs (the tick, forecast fitting
-off the tick path), the controller's /metrics endpoint, and shutting all of it
+off the tick path, cron-fired pre-warm ticks for schedule windows), the controller's /metrics endpoint, and shutting all of it
 down. The decisions themselves are made in :mod:`controlplane.loop`.
 """
 
@@ -69,10 +69,14 @@ class Controller:
     metrics_port: int = 0
     metrics_addr: str = "127.0.0.1"
     jobs: Sequence[tuple[str, Callable[[], Any], float]] = ()
+    # (job id, APScheduler trigger) pairs at which to run an extra tick (scheduled-scaling
+    # pre-warm); re-read every minute so policies changed through the API get theirs.
+    tick_triggers: Callable[[], Sequence[tuple[str, Any]]] | None = None
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     health: TickHealth | None = None
     _scheduler: BackgroundScheduler | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
+    _trigger_jobs: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Controller:
         """Serve /metrics and /healthz on ``metrics_port`` (0: neither), then schedule the tick."""
@@ -88,9 +92,29 @@ class Controller:
         sched.add_job(self._tick, "interval", seconds=self.tick_s, id="tick", misfire_grace_time=int(self.tick_s * 2) or 1)
         for name, fn, every_s in self.jobs:
             sched.add_job(fn, "interval", seconds=every_s, id=name, misfire_grace_time=int(every_s))
+        if self.tick_triggers is not None:
+            self._sync_triggers(sched)
+            sched.add_job(self._sync_triggers, "interval", args=(sched,), seconds=60, id="tick-triggers",
+                          misfire_grace_time=60)
         sched.start()
         self._scheduler = sched
         return self
+
+    def _sync_triggers(self, sched: BackgroundScheduler) -> None:
+        """Add, replace (when the trigger changed) and remove the extra-tick jobs."""
+        assert self.tick_triggers is not None
+        try:
+            wanted = {name: trigger for name, trigger in self.tick_triggers()}
+        except Exception:
+            log.exception("could not build the tick triggers")
+            return
+        for name in set(self._trigger_jobs) - set(wanted):
+            sched.remove_job(name)
+            del self._trigger_jobs[name]
+        for name, trigger in wanted.items():
+            if self._trigger_jobs.get(name) != str(trigger):
+                sched.add_job(self._tick, trigger, id=name, replace_existing=True, misfire_grace_time=int(self.tick_s))
+                self._trigger_jobs[name] = str(trigger)
 
     def _tick(self) -> None:
         try:
@@ -170,6 +194,10 @@ def build_controller(
         source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics)
         advisors.append(anomaly)
         on_stop.insert(0, stop_anomaly)
+    from controlplane.advisors.wiring import scaling_advisors
+
+    scaling = scaling_advisors(config, clock, metrics, store, local)
+    on_stop.insert(0, scaling.forecast.save_all)
     loop = ControlLoop(
         policies=store,
         source=source,
@@ -177,7 +205,7 @@ def build_controller(
         log=DecisionLog(db),
         metrics=metrics,
         clock=clock,
-        advisors=advisors,
+        advisors=[*scaling.advisors, *advisors],
     )
     if leadership is not None:
         loop.leadership = leadership
@@ -191,6 +219,8 @@ def build_controller(
         tick_s=config.loop.tick_s,
         metrics_port=config.loop.metrics_port,
         metrics_addr=config.loop.metrics_addr,
+        jobs=scaling.jobs,
+        tick_triggers=scaling.tick_triggers,
         on_stop=on_stop,
     )
 
