@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trace", help="replay this trace file (Azure LLM CSV, Mooncake, BurstGPT ...) instead")
     p.add_argument("--load-seconds", type=float, default=150.0, help="how long the workload runs")
     p.add_argument("--tail-seconds", type=float, default=45.0, help="how long to watch after the load (scale-down)")
-    p.add_argument("--mean-rate", type=float, default=10.0, help="mean requests/s of the compressed workload")
+    p.add_argument("--mean-rate", type=float, default=7.0, help="mean requests/s of the compressed workload")
     p.add_argument("--max-replicas", type=int, default=4)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_run)
