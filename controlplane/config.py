@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "ControllerConfig",
@@ -21,6 +21,7 @@ __all__ = [
     "ApiSettings",
     "AlertmanagerSettings",
     "ElasticsearchSettings",
+    "LocalSettings",
     "load_config",
     "ConfigError",
 ]
@@ -90,6 +91,16 @@ class ElasticsearchSettings(_Section):
     timeout_s: float = Field(5.0, gt=0)
 
 
+class LocalSettings(_Section):
+    enabled: bool = Field(False, description="run replicas of local targets as processes on this machine")
+    workdir: str = Field("controlplane-local", description="replica logs and the file_sd targets Prometheus reads")
+    server: Literal["emulator", "vllm"] = Field("emulator", description="what a local replica runs")
+    model: str | None = Field(None, description="vllm: the model path or name to serve")
+    python: str | None = Field(None, description="interpreter that has vLLM installed; null: this one")
+    extra_args: list[str] = Field(default_factory=list, description="appended to every replica's command")
+    drain_grace_s: float = Field(30.0, gt=0, description="in-flight requests get this long on scale-down")
+
+
 class ControllerConfig(_Section):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
@@ -98,6 +109,13 @@ class ControllerConfig(_Section):
     api: ApiSettings = Field(default_factory=ApiSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+
+    @model_validator(mode="after")
+    def _local_vllm_needs_model(self) -> ControllerConfig:
+        if self.local.server == "vllm" and not self.local.model:
+            raise ValueError("local.model: required when local.server is vllm")
+        return self
 
 
 def load_config(path: str | Path | None) -> ControllerConfig:

@@ -151,11 +151,16 @@ def build_controller(
     from controlplane.sources.prometheus import PrometheusSource
 
     clock = clock or SystemClock()
+    owned_local = None
+    if local is None and config.local.enabled:
+        local = owned_local = _local_actuator(config)
     db = Database(config.loop.database)
     if policies is None:
         policies = load_policies_file(config.loop.policies_file) if config.loop.policies_file else []
     actuator = RoutingActuator(local=local)
     on_stop: list[Callable[[], None]] = [db.close]
+    if owned_local is not None:
+        on_stop.insert(0, owned_local.close)
     leadership: Any = None
     kube_api: Any = None
     if config.kubernetes.enabled:
@@ -245,3 +250,14 @@ def _leader_elector(api: Any, config: ControllerConfig) -> Any:
             retry_period_s=s.retry_period_s,
         ),
     )
+
+
+def _local_actuator(config: ControllerConfig) -> Any:
+    from controlplane.actuate.local import LocalActuator, emulator_command, vllm_command
+
+    s = config.local
+    if s.server == "vllm":
+        command = vllm_command(str(s.model), s.extra_args, s.python)
+    else:
+        command = emulator_command(s.extra_args)
+    return LocalActuator(s.workdir, command_for=command, drain_grace_s=s.drain_grace_s)

@@ -498,6 +498,15 @@ def decide(
 
     if problems:
         tally.reasons.extend(why for _, why in problems)
+        if current < bounds.min_replicas:
+            # Blind, but below the floor: raising to it is safe and is how a target with no
+            # replica (a new local group, a Deployment someone set to 0) gets its first data.
+            tally.bind(
+                bounds.min_replicas,
+                bounds.min_source,
+                f"below {bounds.min_source} {bounds.min_replicas} with no usable data: raising to the floor only",
+            )
+            return _decision(policy, now, status, bounds, signals, valid=True, tally=tally), state
         tally.bind(current, f"invalid:{problems[0][0]}", "invalid input: holding current, never scaling down")
         return _decision(policy, now, status, bounds, signals, valid=False, tally=tally), state
 

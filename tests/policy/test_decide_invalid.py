@@ -135,3 +135,19 @@ def test_latency_missing_under_load_is_invalid() -> None:
     final = Tick(0, {"waiting": 3, "running": 0, "kv": 0.0, "ttft": Reading.missing("value is nan")}, 2)
     decision = run(policy(), warm(QUIET, 2), final)
     assert not decision.valid and decision.binding == "invalid:ttft_p95"
+
+
+def test_no_data_below_the_floor_raises_to_it_only() -> None:
+    # A new local group (0 replicas, so no series at all) with min_replicas 2: blind, but
+    # raising to the floor is safe and is how the first data arrives. Nothing beyond it.
+    blind = {k: Reading.missing("no series") for k in ("waiting", "running", "kv", "ttft", "itl", "e2e")}
+    decision = run(policy(min_replicas=2), [], Tick(0, {**QUIET, **blind}, 0, ready=0))
+    assert decision.valid
+    assert (decision.current, decision.desired, decision.binding) == (0, 2, "min_replicas")
+    assert any("no usable data" in r for r in decision.reasons)
+
+
+def test_no_data_at_the_floor_holds() -> None:
+    blind = {k: Reading.missing("no series") for k in ("waiting", "running")}
+    decision = run(policy(min_replicas=2), warm(QUIET, 2), Tick(0, {**QUIET, **blind}, 2))
+    assert not decision.valid and decision.desired == 2
