@@ -83,6 +83,17 @@ class Layout:
     def next_id(self) -> int:
         return len(self.panels) + 1
 
+    def _common(self, title: str, description: str, queries: list[Query], w: int, h: int) -> dict[str, Any]:
+        """What every data panel carries: its title and help, the next id and place, the queries."""
+        return {
+            "title": title,
+            "description": description,
+            "id": self.next_id,
+            "gridPos": self._pos(w, h),
+            "dataSource": DS,
+            "targets": _targets(queries),
+        }
+
     def row(self, title: str) -> None:
         if self._x:
             self._x, self._y, self._row_h = 0, self._y + self._row_h, 0
@@ -106,12 +117,7 @@ class Layout:
         """``line`` draws the thresholds as lines (an SLO or alert threshold), not just colours."""
         self.panels.append(
             g.TimeSeries(
-                title=title,
-                description=description,
-                id=self.next_id,
-                gridPos=self._pos(w, h),
-                dataSource=DS,
-                targets=_targets(queries),
+                **self._common(title, description, queries, w, h),
                 unit=unit,
                 thresholds=thresholds,
                 thresholdsStyleMode="line" if line else "off",
@@ -130,12 +136,7 @@ class Layout:
     ) -> None:
         self.panels.append(
             g.Stat(
-                title=title,
-                description=description,
-                id=self.next_id,
-                gridPos=self._pos(w, h),
-                dataSource=DS,
-                targets=_targets(queries),
+                **self._common(title, description, queries, w, h),
                 format=unit,
                 thresholds=thresholds,
                 colorMode="value",
@@ -150,12 +151,7 @@ class Layout:
     ) -> None:
         self.panels.append(
             g.StateTimeline(
-                title=title,
-                description=description,
-                id=self.next_id,
-                gridPos=self._pos(w, h),
-                dataSource=DS,
-                targets=_targets(queries),
+                **self._common(title, description, queries, w, h),
                 mappings=mappings,
                 thresholds=thresholds,
                 extraJson={"fieldConfig": {"defaults": {"unit": unit}}},
@@ -168,12 +164,7 @@ class Layout:
     ) -> None:
         self.panels.append(
             g.Table(
-                title=title,
-                description=description,
-                id=self.next_id,
-                gridPos=self._pos(w, h),
-                dataSource=DS,
-                targets=_targets(queries),
+                **self._common(title, description, queries, w, h),
                 unit=unit,
                 thresholds=thresholds,
                 transformations=[{"id": "merge", "options": {}}],
