@@ -98,6 +98,7 @@ class LocalActuator:
         *,
         command_for: CommandFor | None = None,
         drain_grace_s: float = 30.0,
+        deregister_s: float = 2.0,
         health_timeout_s: float = 1.0,
         env: dict[str, str] | None = None,
         wall: Callable[[], float] = time.time,
@@ -109,6 +110,9 @@ class LocalActuator:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.command_for = command_for or emulator_command()
         self.drain_grace_s = drain_grace_s
+        # Routers re-read the targets file about once a second: until they have, a replica
+        # just taken out of it can still be sent a request, so it is not stopped before this.
+        self.deregister_s = deregister_s
         self.health_timeout_s = health_timeout_s
         self.env = env
         self._wall = wall
@@ -256,6 +260,7 @@ class LocalActuator:
 
     def _drain(self, r: LocalReplica) -> None:
         deadline = time.monotonic() + self.drain_grace_s
+        time.sleep(min(self.deregister_s, self.drain_grace_s))
         while time.monotonic() < deadline and r.proc.poll() is None:
             n = self._in_flight(r)
             if n is None or n <= 0:
