@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import REPO, free_port
+from controlplane.ports import free_port
+from tests.conftest import REPO
 
 __all__ = ["Emulator", "start_emulator", "metric_value"]
 
