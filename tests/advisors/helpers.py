@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from controlplane.policy.decision import Decision
 from controlplane.policy.model import ScalingPolicy
-from controlplane.protocols import ReplicaStatus, ScaleResult
 from controlplane.signals import Reading, Signals
+from tests.fakes import ObeyingActuator as ObeyingActuator
 
 
 def policy(**kw: object) -> ScalingPolicy:
@@ -43,17 +42,3 @@ class RateSource:
         return signals(now, self.rate, waiting=self.waiting)
 
 
-@dataclass
-class ObeyingActuator:
-    spec: int = 2
-    patches: list[int] = field(default_factory=list)
-
-    def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
-        return ReplicaStatus(spec=self.spec, ready=self.spec, pending=0, observed_at=now)
-
-    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
-        if decision.desired == self.spec:
-            return ScaleResult(False, self.spec, "unchanged")
-        self.patches.append(decision.desired)
-        self.spec = decision.desired
-        return ScaleResult(True, self.spec, "patched")

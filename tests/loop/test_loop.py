@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from prometheus_client import generate_latest
@@ -16,6 +16,7 @@ from controlplane.signals import Reading, Signals
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
 from controlplane.telemetry import ControllerMetrics
+from tests.fakes import ObeyingActuator
 
 
 def _policy(**kw: object) -> ScalingPolicy:
@@ -46,20 +47,6 @@ class FakeSource:
         )
 
 
-@dataclass
-class FakeActuator:
-    spec: int = 2
-    patches: list[int] = field(default_factory=list)
-
-    def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
-        return ReplicaStatus(spec=self.spec, ready=self.spec, pending=0, observed_at=now)
-
-    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
-        if decision.desired == self.spec:
-            return ScaleResult(False, self.spec, "unchanged")
-        self.patches.append(decision.desired)
-        self.spec = decision.desired
-        return ScaleResult(True, self.spec, "patched")
 
 
 @dataclass
@@ -67,7 +54,7 @@ class Leader:
     is_leader: bool = True
 
 
-def _loop(source: FakeSource, actuator: FakeActuator, policy: ScalingPolicy, **kw: object) -> ControlLoop:
+def _loop(source: FakeSource, actuator: ObeyingActuator, policy: ScalingPolicy, **kw: object) -> ControlLoop:
     return ControlLoop(
         policies=StaticPolicies([policy]),
         source=source,
@@ -90,7 +77,7 @@ def _ticks(loop: ControlLoop, n: int, step_s: float = 15.0) -> list[Decision]:
 
 def test_burst_patches_and_records() -> None:
     # waiting 13 over 2 ready, target 2/replica -> ceil(13/2) = 7, step limit +max(4, 100% of 2) = +4 -> 6.
-    actuator = FakeActuator(spec=2)
+    actuator = ObeyingActuator(spec=2)
     loop = _loop(FakeSource(waiting=13.0), actuator, _policy())
     decisions = loop.tick()
     assert decisions[0].valid and decisions[0].desired == 6
@@ -110,7 +97,7 @@ def test_burst_patches_and_records() -> None:
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_no_patch_cases(case: str, source: FakeSource, policy_kw: dict, leader: bool) -> None:
-    actuator = FakeActuator(spec=2)
+    actuator = ObeyingActuator(spec=2)
     loop = _loop(source, actuator, _policy(**policy_kw), leadership=Leader(leader))
     decisions = _ticks(loop, 3)
     assert actuator.patches == []
@@ -123,14 +110,14 @@ def test_no_patch_cases(case: str, source: FakeSource, policy_kw: dict, leader: 
 
 def test_missing_data_never_scales_down() -> None:
     # Quiet but no waiting series: the decider cannot tell quiet from blind, so nothing moves.
-    actuator = FakeActuator(spec=5)
+    actuator = ObeyingActuator(spec=5)
     loop = _loop(FakeSource(waiting=None), actuator, _policy(windows={"scale_down_stabilization_s": 0.0}))
     _ticks(loop, 30)
     assert actuator.patches == []
 
 
 def test_step_error_counted_and_exported() -> None:
-    loop = _loop(FakeSource(raise_error=True), FakeActuator(), _policy())
+    loop = _loop(FakeSource(raise_error=True), ObeyingActuator(), _policy())
     loop.tick()
     text = generate_latest(loop.metrics.registry).decode()
     assert 'controlplane_step_errors_total{step="collect"} 1.0' in text
@@ -150,7 +137,7 @@ class BrokenAdvisor:
 
 def test_advisors_raise_only_and_failures_isolated() -> None:
     # Load asks for 2 (waiting 0, running 4 / 48 -> 1, min 1); the predictive floor asks 5.
-    actuator = FakeActuator(spec=2)
+    actuator = ObeyingActuator(spec=2)
     loop = _loop(FakeSource(waiting=0.0), actuator, _policy(), advisors=[BrokenAdvisor(), FloorAdvisor()])
     d = loop.tick()[0]
     assert d.valid and d.desired == 5
@@ -159,7 +146,7 @@ def test_advisors_raise_only_and_failures_isolated() -> None:
 
 
 @dataclass
-class GivingUpActuator(FakeActuator):
+class GivingUpActuator(ObeyingActuator):
     def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
         return ScaleResult(False, self.spec, "gave up after 5 attempts", attempts=5, error="503 Service Unavailable")
 
