@@ -79,3 +79,14 @@ def test_run_starts_min_replicas_decides_and_stops_them(tmp_path: Path) -> None:
     # The controller stopped the replica it started.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://{replicas[0]}/health", timeout=1.0)
+
+
+def test_single_machine_examples_load() -> None:
+    from controlplane.config import load_config
+    from controlplane.controller import load_policies_file
+
+    repo = Path(__file__).resolve().parents[2]
+    config = load_config(repo / "examples" / "single-machine.yaml")
+    assert config.local.enabled and config.local.server == "emulator"
+    (policy,) = load_policies_file(repo / "examples" / "policy-single-machine.yaml")
+    assert policy.target.kind == "local"
