@@ -103,7 +103,7 @@ class LocalActuator:
         env: dict[str, str] | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()
         self.targets_dir = self.workdir / "targets"
         self.targets_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir = self.workdir / "replica-logs"

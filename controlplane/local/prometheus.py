@@ -52,12 +52,15 @@ class PrometheusServer:
         binary: str = "prometheus",
         port: int | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()
         self.port = port or free_port()
         self.binary = shutil.which(binary) or binary
-        self.file_sd_jobs: dict[str, list[str]] = {k: list(v) for k, v in (file_sd_jobs or {}).items()}
+        # Prometheus runs in its own folder: every path it reads is made absolute here.
+        self.file_sd_jobs: dict[str, list[str]] = {
+            k: [str(Path(f).resolve()) for f in v] for k, v in (file_sd_jobs or {}).items()
+        }
         if file_sd_globs:
-            self.file_sd_jobs.setdefault("vllm", []).extend(file_sd_globs)
+            self.file_sd_jobs.setdefault("vllm", []).extend(str(Path(f).resolve()) for f in file_sd_globs)
         self.static_targets = dict(static_targets or {})
         self.rule_files = [str(Path(r).resolve()) for r in rule_files]
         self.alertmanager_url = alertmanager_url

@@ -36,3 +36,12 @@ def test_demo_short_run_writes_summary_chart_and_log(tmp_path: Path, capsys: pyt
 def test_decisions_names_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decisions", "--db", str(tmp_path / "nope.db")]) == 2
     assert "--db" in capsys.readouterr().err
+
+
+def test_demo_with_a_relative_out_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the README runs it: `python3 -m controlplane demo` writes ./demo-out (a relative path)
+    # while Prometheus runs in a folder of its own.
+    monkeypatch.chdir(tmp_path)
+    rc = main(["demo", "--out", "rel-out", "--load-seconds", "10", "--tail-seconds", "2", "--mean-rate", "3"])
+    assert rc == 0
+    assert (tmp_path / "rel-out" / "summary.json").exists()
