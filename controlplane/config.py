@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from controlplane.store.url import parse_database
 
 __all__ = [
     "ControllerConfig",
@@ -63,11 +65,28 @@ class LeaderSettings(_Section):
 
 class LoopSettings(_Section):
     tick_s: float = Field(15.0, ge=1.0, le=300.0, description="one decision per policy per tick; 15 s like HPA sync")
-    database: str = Field("controlplane.db", description="SQLite file for decisions, policies and audit")
+    database: str = Field(
+        "controlplane.db",
+        description="decisions, policies and audit: a SQLite file, or postgresql://user@host:5432/db"
+        " shared by replicas (password from PGPASSWORD)",
+    )
     metrics_port: int = Field(9464, ge=0, le=65535, description="controller /metrics; 0 disables")
     metrics_addr: str = Field("0.0.0.0", description="bind address of /metrics")
     policies_file: str | None = Field(None, description="YAML policies loaded at start (single-node mode)")
     forecast_fit_interval_s: float = Field(600.0, gt=0, description="refit forecasters off the tick path")
+    state_dir: str | None = Field(
+        None, description="forecast state across restarts; null: beside a SQLite database, none with PostgreSQL"
+    )
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        try:
+            parse_database(value)
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("database: ")) from None
+        return value
+
 
 
 class ApiSettings(_Section):
@@ -129,4 +148,4 @@ def load_config(path: str | Path | None) -> ControllerConfig:
         return ControllerConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(".".join(str(p) for p in err["loc"]), err["msg"]) from exc
+        raise ConfigError(".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")) from exc

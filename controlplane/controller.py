@@ -154,7 +154,7 @@ def build_controller(
     owned_local = None
     if local is None and config.local.enabled:
         local = owned_local = _local_actuator(config)
-    db = Database(config.loop.database)
+    db = Database(config.loop.database, field="loop.database")
     if policies is None:
         policies = load_policies_file(config.loop.policies_file) if config.loop.policies_file else []
     actuator = RoutingActuator(local=local)

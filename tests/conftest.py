@@ -18,8 +18,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 _OPT_IN = {"slow": "CONTROLPLANE_SLOW", "vllm": "CONTROLPLANE_VLLM"}
 
 # Fixtures that start real components: prometheus, prometheus_factory, emulator, emulator_factory,
-# alertmanager (with its webhook receiver, webhook).
-pytest_plugins = ["harness.prometheus", "harness.emulator", "harness.alertmanager"]
+# alertmanager (with its webhook receiver, webhook), postgres_server and postgres_url.
+pytest_plugins = ["harness.prometheus", "harness.emulator", "harness.alertmanager", "harness.postgres"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

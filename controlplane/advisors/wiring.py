@@ -25,9 +25,10 @@ from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.policy.model import LocalTarget, ScalingPolicy
 from controlplane.protocols import PolicyStore
+from controlplane.store.url import parse_database
 from controlplane.telemetry import ControllerMetrics
 
-__all__ = ["ScalingAdvisors", "scaling_advisors"]
+__all__ = ["ScalingAdvisors", "scaling_advisors", "forecast_state_dir"]
 
 
 @dataclass
@@ -44,8 +45,7 @@ class ScalingAdvisors:
 
 def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: ControllerMetrics, store: PolicyStore,
                      local: Any = None) -> ScalingAdvisors:
-    db = config.loop.database
-    state_dir = None if db in ("", ":memory:") else Path(db).resolve().parent / "forecast-state"
+    state_dir = forecast_state_dir(config)
     measured = getattr(local, "startup_durations", None)
 
     def startups(policy: ScalingPolicy) -> Sequence[float] | None:
@@ -61,3 +61,13 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
         jobs=forecast.jobs(config.loop.forecast_fit_interval_s),
         tick_triggers=lambda: prewarm_triggers(store.list_policies(), tick_s),
     )
+
+
+def forecast_state_dir(config: ControllerConfig) -> Path | None:
+    """``loop.state_dir``; unset, ``forecast-state/`` beside a SQLite file (none for PostgreSQL or in memory)."""
+    if config.loop.state_dir:
+        return Path(config.loop.state_dir)
+    url = parse_database(config.loop.database)
+    if url.dialect != "sqlite" or url.target == ":memory:":
+        return None
+    return Path(url.target).resolve().parent / "forecast-state"

@@ -4,7 +4,7 @@ Owns: the exception handlers. A :class:`~controlplane.policy.model.PolicyError`
 and a request that fails validation both answer 422 in FastAPI's documented
 shape (``detail: [{loc, msg, type}]``) plus ``field``, the dotted name of the
 offending key, so a client can point at it. Store errors map to 404 and 409;
-an unavailable dependency (no signal source) to 503.
+an unavailable dependency (no signal source, the database server unreachable) to 503.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane.policy.model import PolicyError
-from controlplane.store.errors import Conflict, NotFound
+from controlplane.store.errors import Conflict, NotFound, StoreUnavailable
 
 __all__ = ["Unavailable", "install", "field_name"]
 
@@ -96,3 +96,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, lambda r, e: JSONResponse({"detail": str(e)}, status_code=404))
     app.add_exception_handler(Conflict, lambda r, e: JSONResponse({"detail": str(e)}, status_code=409))
     app.add_exception_handler(Unavailable, lambda r, e: JSONResponse({"detail": str(e)}, status_code=503))
+    app.add_exception_handler(
+        StoreUnavailable,
+        lambda r, e: JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": "5"}),
+    )

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("api", help="serve the admin API alone, or write its OpenAPI document")
     api_sub = p.add_subparsers(dest="api_command", required=True)
     s = api_sub.add_parser("serve", help="serve the admin API over a database (no control loop)")
-    s.add_argument("--db", default="controlplane.db", help="SQLite database file")
+    s.add_argument("--db", default="controlplane.db", help="SQLite database file or postgresql:// URL")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--tokens-file", help="static tokens: one 'token role subject' per line")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("decisions", help="list recorded decisions with their reasons")
-    p.add_argument("--db", default="controlplane.db", help="the controller's SQLite database")
+    p.add_argument("--db", default="controlplane.db", help="the controller's database: SQLite file or postgresql:// URL")
     p.add_argument("--target", help="namespace/deployment or local/group")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--changes", action="store_true", help="only decisions that changed the replica count")
@@ -22,8 +22,10 @@ def _run(args: argparse.Namespace) -> int:
 
     from controlplane.store import Database
     from controlplane.store.decisions import DecisionLog
+    from controlplane.store.url import parse_database
 
-    if not Path(args.db).exists():
+    url = parse_database(args.db, "--db")
+    if url.dialect == "sqlite" and not Path(url.target).exists():
         raise ValueError(f"--db: no database at {args.db}")
     records = DecisionLog(Database(args.db)).list(target=args.target, limit=args.limit, only_changes=args.changes)
     for rec in reversed(records):

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from controlplane.store.db import Database
+from controlplane.store.db import Cursor, Database, Row
 
 __all__ = ["Actor", "AuditEntry", "AuditLog", "SYSTEM"]
 
@@ -64,7 +63,7 @@ class AuditLog:
 
     @staticmethod
     def record(
-        cur: sqlite3.Cursor,
+        cur: Cursor,
         *,
         at: float,
         actor: Actor,
@@ -76,9 +75,9 @@ class AuditLog:
         detail: str = "",
     ) -> int:
         """Append one row with the transaction's cursor (never on its own)."""
-        cur.execute(
+        row = cur.execute(
             "INSERT INTO audit (at, actor, role, action, kind, name, before, after, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 at,
                 actor.subject,
@@ -90,8 +89,8 @@ class AuditLog:
                 None if after is None else json.dumps(after, sort_keys=True),
                 detail,
             ),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
     def list(
         self,
@@ -124,7 +123,7 @@ class AuditLog:
         return [_entry(row) for row in self.db.query(sql, params)]
 
 
-def _entry(row: sqlite3.Row) -> AuditEntry:
+def _entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=int(row["id"]),
         at=float(row["at"]),

@@ -7,6 +7,7 @@ self-contained file (rollback journal, no ``-wal`` beside it) and renamed into
 place only when complete. A restore replaces a database wholesale and must run
 with the controller stopped; it refuses a damaged file and one written by a newer
 schema than this version knows. Errors are ``ValueError`` naming the argument.
+A PostgreSQL store is refused here: ``pg_dump`` and ``pg_restore`` do that job.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controlplane.store.migrations import MIGRATIONS
+from controlplane.store.url import parse_database
 
 __all__ = ["BackupInfo", "backup", "restore", "describe"]
 
@@ -63,7 +65,7 @@ def describe(path: str | Path, what: str = "db") -> BackupInfo:
 
 def backup(db: str | Path, out: str | Path, *, overwrite: bool = False, pages: int = 256) -> BackupInfo:
     """Copy the live database ``db`` to ``out`` (``pages`` per step, so writers are not starved)."""
-    src_path, out_path = Path(db), Path(out)
+    src_path, out_path = _sqlite_file(db), Path(out)
     if not src_path.is_file():
         raise ValueError(f"db: no database file at {src_path}")
     if out_path.exists() and not overwrite:
@@ -85,8 +87,8 @@ def backup(db: str | Path, out: str | Path, *, overwrite: bool = False, pages: i
 
 def restore(backup_file: str | Path, db: str | Path, *, force: bool = False) -> BackupInfo:
     """Replace ``db`` with the checked contents of ``backup_file`` (the controller must be stopped)."""
+    target = _sqlite_file(db)
     describe(backup_file, "backup")
-    target = Path(db)
     if target.exists() and not force:
         raise ValueError(f"db: {target} exists; stop the controller and pass --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,3 +96,13 @@ def restore(backup_file: str | Path, db: str | Path, *, force: bool = False) -> 
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=WAL")
     return describe(target, "db")
+
+
+def _sqlite_file(db: str | Path) -> Path:
+    url = parse_database(str(db), "db")
+    if url.dialect != "sqlite" or url.target == ":memory:":
+        raise ValueError(
+            f"db: {url.redacted} is not a SQLite file; back a PostgreSQL store up with pg_dump"
+            " and restore it with pg_restore"
+        )
+    return Path(url.target)

@@ -1,81 +1,112 @@
-"""The database connection and schema migrations.
+"""The database: one handle over a SQLite file or a PostgreSQL server, with migrations.
 
-SQLite in WAL mode with ``synchronous=FULL``: a write acknowledged to a caller
-has reached the disk, so a killed process loses nothing it confirmed. One
-connection guarded by a lock serves the control loop and the API threads.
+Owns: :class:`Database`, the only entry point the store's tables use, and the
+:class:`Cursor` and :class:`Row` shapes they rely on. Every table module writes
+one SQL text with ``?`` placeholders and ``RETURNING id``; the backends
+(:mod:`controlplane.store.sqlite`, :mod:`controlplane.store.postgres`) run it.
+Both give the same guarantees: a transaction is all-or-nothing, writers are
+serialised (SQLite's write lock; a PostgreSQL advisory lock held to commit, so
+several controller replicas can share one server), and a write acknowledged to
+a caller is on disk.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from controlplane.store.migrations import MIGRATIONS
+from controlplane.store.migrations import render
+from controlplane.store.url import DatabaseUrl, parse_database
 
-__all__ = ["Database"]
+__all__ = ["Database", "Cursor", "Row"]
+
+
+class Row(Protocol):
+    """A result row: by column name or position, like ``sqlite3.Row``."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Backend(Protocol):
+    dialect: str
+
+    def transaction(self) -> AbstractContextManager[Cursor]: ...
+
+    def query(self, sql: str, params: Sequence[Any]) -> list[Any]: ...
+
+    def schema_version(self, cur: Cursor | None = None) -> int: ...
+
+    def set_schema_version(self, cur: Cursor, version: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Database:
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+    """``Database("controlplane.db")``, ``Database(":memory:")`` or
+    ``Database("postgresql://controlplane@db:5432/controlplane")``; migrated on open."""
+
+    def __init__(self, path: str | Path = ":memory:", *, field: str = "database") -> None:
+        self.url: DatabaseUrl = parse_database(str(path), field)
+        self._backend: Backend
+        if self.url.dialect == "postgresql":
+            from controlplane.store.postgres import PostgresBackend
+
+            self._backend = PostgresBackend(self.url.target)
+        else:
+            from controlplane.store.sqlite import SqliteBackend
+
+            self._backend = SqliteBackend(self.url.target)
         self.migrate()
 
     @property
+    def dialect(self) -> str:
+        return self._backend.dialect
+
+    @property
+    def path(self) -> str:
+        """The SQLite file, or the PostgreSQL URL with its password hidden."""
+        return self.url.redacted
+
+    @property
     def schema_version(self) -> int:
-        row = self.query_one("PRAGMA user_version")
-        return int(row[0]) if row else 0
+        return self._backend.schema_version()
 
     def migrate(self) -> int:
-        """Apply every migration newer than the stored schema version, each in its own transaction."""
-        with self._lock:
-            current = self.schema_version
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version <= current:
+        """Apply every migration newer than the stored schema version, each in its own transaction.
+
+        The version is read again inside each transaction (under the write lock), so
+        replicas starting together against one server apply each migration once."""
+        for version, statements in enumerate(render(self.dialect), start=1):
+            with self._backend.transaction() as cur:
+                if version <= self._backend.schema_version(cur):
                     continue
-                with self.transaction() as cur:
-                    for sql in statements:
-                        cur.execute(sql)
-                    cur.execute(f"PRAGMA user_version = {version}")
-            return self.schema_version
+                for sql in statements:
+                    cur.execute(sql)
+                self._backend.set_schema_version(cur, version)
+        return self.schema_version
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """All-or-nothing: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
-                cur.execute("COMMIT")
-            finally:
-                cur.close()
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """All-or-nothing, writers serialised; rolled back on any exception."""
+        return self._backend.transaction()
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return list(self._conn.execute(sql, params).fetchall())
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._backend.query(sql, params)
 
-    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
-            row = self._conn.execute(sql, params).fetchone()
-            return row  # type: ignore[no-any-return]
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._backend.query(sql, params)
+        return rows[0] if rows else None
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._backend.close()

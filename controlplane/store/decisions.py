@@ -39,9 +39,9 @@ class DecisionLog:
                 "error": result.error,
             }
         with self.db.transaction() as cur:
-            cur.execute(
+            row = cur.execute(
                 "INSERT INTO decisions (target, policy, at, valid, current, desired, binding, patched, actuation, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     decision.target,
                     decision.policy,
@@ -54,8 +54,8 @@ class DecisionLog:
                     json.dumps(actuation) if actuation else None,
                     json.dumps(decision.to_dict(), default=str),
                 ),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def list(
         self,

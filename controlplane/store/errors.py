@@ -1,12 +1,13 @@
 """Errors the store raises; the API maps each to one HTTP status.
 
 Owns: :class:`NotFound` (404), :class:`Conflict` (409) and :class:`ManagedElsewhere`
-(409: the object belongs to another source of truth, e.g. a Kubernetes custom resource).
+(409: the object belongs to another source of truth, e.g. a Kubernetes custom resource)
+and :class:`StoreUnavailable` (503: the database server cannot be reached).
 """
 
 from __future__ import annotations
 
-__all__ = ["StoreError", "NotFound", "Conflict", "ManagedElsewhere"]
+__all__ = ["StoreError", "NotFound", "Conflict", "ManagedElsewhere", "StoreUnavailable"]
 
 
 class StoreError(Exception):
@@ -24,4 +25,8 @@ class Conflict(StoreError):
 
 
 class ManagedElsewhere(Conflict):
+    pass
+
+
+class StoreUnavailable(StoreError):
     pass

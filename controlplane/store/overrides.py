@@ -12,7 +12,6 @@ Must not import: any web framework.
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from controlplane.policy.override import Override
 from controlplane.protocols import ReplicaStatus
 from controlplane.signals import Signals
 from controlplane.store.audit import Actor, AuditLog
-from controlplane.store.db import Database
+from controlplane.store.db import Database, Row
 from controlplane.store.errors import Conflict, NotFound
 
 __all__ = ["OverrideRecord", "OverrideStore", "OverrideAdvisor"]
@@ -70,9 +69,9 @@ class OverrideStore:
                     f"target {target!r} already has override {existing['id']} until {existing['expires_at']:.0f};"
                     " delete it first"
                 )
-            cur.execute(
+            inserted = cur.execute(
                 "INSERT INTO overrides (target, kind, replicas, expires_at, reason, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     target,
                     override.kind,
@@ -82,8 +81,8 @@ class OverrideStore:
                     actor.subject,
                     now,
                 ),
-            )
-            oid = int(cur.lastrowid or 0)
+            ).fetchone()
+            oid = int(inserted[0])
             record = OverrideRecord(oid, target, override, now, None)
             AuditLog.record(
                 cur,
@@ -160,7 +159,7 @@ class OverrideAdvisor:
         return Advice(override=self.store.active_for(policy.target_key, now))
 
 
-def _record(row: sqlite3.Row) -> OverrideRecord:
+def _record(row: Row) -> OverrideRecord:
     return OverrideRecord(
         id=int(row["id"]),
         target=row["target"],

@@ -21,14 +21,13 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from controlplane.policy.model import ScalingPolicy, parse_policy
 from controlplane.store.audit import Actor, AuditLog
-from controlplane.store.db import Database
+from controlplane.store.db import Cursor, Database, Row
 from controlplane.store.errors import Conflict, ManagedElsewhere, NotFound
 
 __all__ = ["PolicyRecord", "PolicyVersion", "PolicyRepository", "MANAGERS"]
@@ -297,8 +296,10 @@ class PolicyRepository:
             if row is not None and row["resource_version"] == resource_version:
                 return False
             cur.execute(
-                "INSERT OR REPLACE INTO crd_rejections (namespace, name, resource_version, field, message, at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO crd_rejections (namespace, name, resource_version, field, message, at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, name) DO UPDATE SET"
+                " resource_version = excluded.resource_version, field = excluded.field,"
+                " message = excluded.message, at = excluded.at",
                 (namespace, name, resource_version, field, message, now),
             )
             AuditLog.record(
@@ -318,10 +319,10 @@ class PolicyRepository:
             cur.execute("DELETE FROM crd_rejections WHERE namespace = ? AND name = ?", (namespace, name))
 
     def rejections(self) -> builtins.list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query("SELECT * FROM crd_rejections ORDER BY namespace, name")]
+        return [{k: r[k] for k in r.keys()} for r in self.db.query("SELECT * FROM crd_rejections ORDER BY namespace, name")]
 
     @staticmethod
-    def _owned(cur: sqlite3.Cursor, name: str, managed_by: str) -> sqlite3.Row:
+    def _owned(cur: Cursor, name: str, managed_by: str) -> Row:
         row = _current(cur, name)
         if row is None or row["deleted_at"] is not None:
             raise NotFound(f"policy {name!r} not found")
@@ -333,18 +334,18 @@ class PolicyRepository:
         return row
 
 
-def _current(cur: sqlite3.Cursor, name: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = cur.execute(_CURRENT + " WHERE p.name = ?", (name,)).fetchone()
+def _current(cur: Cursor, name: str) -> Row | None:
+    row: Row | None = cur.execute(_CURRENT + " WHERE p.name = ?", (name,)).fetchone()
     return row
 
 
-def _next_version(cur: sqlite3.Cursor, name: str) -> int:
+def _next_version(cur: Cursor, name: str) -> int:
     row = cur.execute("SELECT MAX(version) FROM policy_versions WHERE name = ?", (name,)).fetchone()
     return int(row[0] or 0) + 1
 
 
 def _write_version(
-    cur: sqlite3.Cursor, name: str, version: int, body: dict[str, Any], now: float, actor: Actor, comment: str
+    cur: Cursor, name: str, version: int, body: dict[str, Any], now: float, actor: Actor, comment: str
 ) -> None:
     cur.execute(
         "INSERT INTO policy_versions (name, version, body, created_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)",
@@ -352,7 +353,7 @@ def _write_version(
     )
 
 
-def _record(row: sqlite3.Row) -> PolicyRecord:
+def _record(row: Row) -> PolicyRecord:
     return PolicyRecord(
         name=row["name"],
         version=int(row["current_version"]),
@@ -364,7 +365,7 @@ def _record(row: sqlite3.Row) -> PolicyRecord:
     )
 
 
-def _version(row: sqlite3.Row) -> PolicyVersion:
+def _version(row: Row) -> PolicyVersion:
     return PolicyVersion(
         name=row["name"],
         version=int(row["version"]),

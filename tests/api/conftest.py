@@ -1,4 +1,4 @@
-"""Fixtures for the admin API tests: tokens of every role, an app over an in-memory store, a client.
+"""Fixtures for the admin API tests: tokens of every role, an app over an empty store, a client.
 
 Tokens: static ones from a tokens file, and HS256 and RS256 JWTs minted here
 with keys generated per session. Time: a :class:`FakeClock` drives the API
@@ -109,9 +109,17 @@ def clock() -> FakeClock:
     return FakeClock(1_795_521_600.0)  # 2026-11-24 12:00:00 UTC
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module with ``BOTH_STORES = True`` runs each test using ``db`` on SQLite and on PostgreSQL."""
+    if "db" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_STORES", False):
+        metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db() -> Iterator[Database]:
-    d = Database(":memory:")
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty store: in-memory SQLite, or a fresh database on the session's PostgreSQL server."""
+    backend = getattr(request, "param", "sqlite")
+    d = Database(request.getfixturevalue("postgres_url") if backend == "postgresql" else ":memory:")
     yield d
     d.close()
 

@@ -1,14 +1,14 @@
 """Crash safety: SIGKILL the API server (uvicorn subprocess) in the middle of a burst of writes,
-restart it on the same SQLite file, and find every acknowledged write and no partial one.
+restart it on the same store, and find every acknowledged write and no partial one.
 
-Real component: the ``controlplane api serve`` process (uvicorn) on 127.0.0.1, stopped by its PID.
+Real components: the ``controlplane api serve`` process (uvicorn) on 127.0.0.1, stopped by its
+PID, over a SQLite file and over a real PostgreSQL server (``tests/harness/postgres.py``).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from controlplane.ports import free_port
+from controlplane.store import Database
 from tests.api.conftest import STATIC, bearer
 from tests.conftest import REPO
 
@@ -29,7 +30,7 @@ KILL_AFTER_ACKS = 120  # acknowledged writes before the kill; the writers keep s
 
 
 class ApiProcess:
-    def __init__(self, db: Path, tokens: Path) -> None:
+    def __init__(self, db: str, tokens: Path) -> None:
         self.db, self.tokens = db, tokens
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,9 +83,10 @@ class ApiProcess:
             self.proc.stderr.close()
 
 
-@pytest.fixture
-def server(tmp_path: Path, secrets_dir: Path) -> Iterator[ApiProcess]:
-    p = ApiProcess(tmp_path / "api.db", secrets_dir / "tokens")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path, secrets_dir: Path) -> Iterator[ApiProcess]:
+    store = str(tmp_path / "api.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    p = ApiProcess(store, secrets_dir / "tokens")
     yield p
     p.stop()
 
@@ -156,10 +158,11 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write_and_leaves_nothing_partia
                 assert [o["id"] for o in listed] == [body["id"]]
     server.stop()
 
-    con = sqlite3.connect(server.db)
+    db = Database(server.db)
     try:
-        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        assert one("PRAGMA integrity_check") == "ok"
+        one = lambda sql: db.query_one(sql)[0]  # noqa: E731
+        if db.dialect == "sqlite":
+            assert one("PRAGMA integrity_check") == "ok"
         assert (
             one(
                 "SELECT COUNT(*) FROM policy_versions v LEFT JOIN policies p ON p.name = v.name"
@@ -183,4 +186,4 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write_and_leaves_nothing_partia
         )
         assert one("SELECT COUNT(*) FROM policy_versions") >= sum(1 for k, _ in acked if k == "policy")
     finally:
-        con.close()
+        db.close()

@@ -113,11 +113,12 @@ def kapi(kube: KubeStandIn) -> Iterator[client.ApiClient]:
     c.close()
 
 
+BOTH_STORES = True  # the store-backed tests run on SQLite and on a real PostgreSQL server
+
+
 @pytest.fixture
-def repo() -> Iterator[PolicyRepository]:
-    db = Database(":memory:")
-    yield PolicyRepository(db)
-    db.close()
+def repo(db: Database) -> PolicyRepository:
+    return PolicyRepository(db)
 
 
 def _patch_spec(kube: KubeStandIn, ns: str, name: str, spec: dict[str, Any]) -> None:
@@ -217,11 +218,10 @@ def test_a_failed_list_changes_nothing(
 
 
 def test_api_refuses_to_edit_a_crd_managed_policy(
-    kube: KubeStandIn, kapi: client.ApiClient, options: Any, admin: dict[str, str]
+    kube: KubeStandIn, kapi: client.ApiClient, options: Any, admin: dict[str, str], db: Database
 ) -> None:
     from controlplane.api import create_app
 
-    db = Database(":memory:")
     repo = PolicyRepository(db)
     kube.put_object(SCALING_POLICIES, "prod", cr("chat", SPEC))
     CrdSyncer(kapi, repo, FakeClock()).sync_once()
@@ -239,4 +239,3 @@ def test_api_refuses_to_edit_a_crd_managed_policy(
             )
         got = c.get("/v1/policies/chat", headers=admin).json()
         assert (got["managed_by"], got["source"]) == ("crd", "prod/chat")
-    db.close()

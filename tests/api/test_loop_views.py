@@ -22,10 +22,12 @@ from controlplane.telemetry import ControllerMetrics
 from tests.api.conftest import POLICY, TestClient
 from tests.api.fakes import FakeActuator, FakeSource
 
+BOTH_STORES = True  # overrides, decisions and dry-run on SQLite and on a real PostgreSQL server
+
 
 class Wired:
-    def __init__(self, options: ApiOptions, clock: FakeClock) -> None:
-        self.db = Database(":memory:")
+    def __init__(self, options: ApiOptions, clock: FakeClock, db: Database) -> None:
+        self.db = db
         self.clock = clock
         self.source = FakeSource()
         self.actuator = FakeActuator(spec=2)
@@ -44,10 +46,8 @@ class Wired:
 
 
 @pytest.fixture
-def wired(options: ApiOptions, clock: FakeClock) -> Iterator[Wired]:
-    w = Wired(options, clock)
-    yield w
-    w.db.close()
+def wired(options: ApiOptions, clock: FakeClock, db: Database) -> Wired:
+    return Wired(options, clock, db)
 
 
 @pytest.fixture

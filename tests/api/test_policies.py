@@ -13,6 +13,8 @@ from controlplane.store.audit import Actor
 from controlplane.store.policies import PolicyRepository
 from tests.api.conftest import POLICY, TestClient
 
+BOTH_STORES = True  # every test here runs on SQLite and on a real PostgreSQL server
+
 
 def _with(**over: Any) -> dict[str, Any]:
     return {**POLICY, **over}
@@ -148,13 +150,25 @@ def test_a_failing_audit_write_leaves_nothing_behind(db: Database) -> None:
     who = Actor("alice", "admin")
     repo.create(parse_policy(POLICY), who, 100.0)
     db.query("SELECT 1")
+    refused: type[Exception]
     with db.transaction() as cur:
-        cur.execute(
-            "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
-        )
-    with pytest.raises(sqlite3.IntegrityError):
+        if db.dialect == "sqlite":
+            cur.execute(
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            )
+            refused = sqlite3.IntegrityError
+        else:
+            import psycopg
+
+            cur.execute(
+                "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$"
+            )
+            cur.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION no_audit()")
+            refused = psycopg.errors.RaiseException
+    with pytest.raises(refused, match="audit refused"):
         repo.update("chat", parse_policy(_with(max_replicas=3)), who, 101.0)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(refused, match="audit refused"):
         repo.create(parse_policy(_with(name="other")), who, 102.0)
     assert repo.get("chat").version == 1
     assert [v.version for v in repo.versions("chat")] == [1]

@@ -1,0 +1,180 @@
+"""The store on a real PostgreSQL server: migrations, precision, replicas sharing it, and outages.
+
+Real component: PostgreSQL from Debian's ``postgresql`` package (``tests/harness/postgres.py``),
+on 127.0.0.1, one server for the session and a fresh database per test; the outage tests start
+their own server so that killing it touches no other test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controlplane.api import ApiOptions, create_app
+from controlplane.clock import FakeClock
+from controlplane.policy.decision import Decision
+from controlplane.policy.model import parse_policy
+from controlplane.policy.override import Override
+from controlplane.store import Database
+from controlplane.store.audit import Actor, AuditLog
+from controlplane.store.decisions import DecisionLog
+from controlplane.store.errors import StoreUnavailable
+from controlplane.store.overrides import OverrideStore
+from controlplane.store.policies import PolicyRepository
+from tests.api.conftest import POLICY, STATIC, TestClient, bearer
+from tests.harness.postgres import PostgresServer, postgres_bindir
+
+ALICE = Actor("alice", "admin")
+
+
+def _policy(**over: Any) -> Any:
+    return parse_policy({**POLICY, **over})
+
+
+def test_migrates_once_and_reopens_at_the_same_version(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    assert (db.dialect, db.schema_version) == ("postgresql", 2)
+    tables = {r[0] for r in db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"decisions", "policies", "policy_versions", "audit", "overrides", "crd_rejections"} <= tables
+    db.close()
+    again = Database(postgres_url)
+    assert again.schema_version == 2 and again.migrate() == 2
+    again.close()
+
+
+def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    errors: list[BaseException] = []
+    opened: list[Database] = []
+    barrier = threading.Barrier(4)
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            opened.append(Database(postgres_url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(opened) == 4
+    assert {d.schema_version for d in opened} == {2}
+    for d in opened:
+        d.close()
+
+
+def test_times_keep_double_precision(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    at = 1_795_521_600.123456
+    rid = DecisionLog(db).append(
+        Decision(target="ml/vllm", policy="chat", at=at, valid=True, current=2, desired=3, binding="signals",
+                 reasons=("queue above target",))
+    )
+    got = DecisionLog(db).get(rid)
+    assert got is not None and got.decision.at == at and got.decision.desired == 3
+    assert DecisionLog(db).list(target="ml/vllm", since=at, until=at)[0].id == rid
+    db.close()
+
+
+def test_two_replicas_writing_one_policy_get_distinct_versions(postgres_url: str) -> None:
+    """Writers on separate connections are serialised: version = MAX + 1 is never taken twice."""
+    a, b = Database(postgres_url), Database(postgres_url)
+    PolicyRepository(a).create(_policy(), ALICE, 100.0)
+    errors: list[BaseException] = []
+    per_writer = 25
+
+    def write(db: Database, offset: int) -> None:
+        repo = PolicyRepository(db)
+        for i in range(per_writer):
+            try:
+                repo.update("chat", _policy(max_replicas=2 + offset + 2 * i), ALICE, 200.0 + i)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(a, 0)), threading.Thread(target=write, args=(b, 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    versions = [v.version for v in PolicyRepository(b).versions("chat")]
+    assert versions == list(range(1, 2 + 2 * per_writer))
+    audit = AuditLog(a).list(kind="policy", name="chat", limit=1000)
+    assert len(audit) == len(versions)
+    a.close()
+    b.close()
+
+
+def test_replicas_behind_one_service_see_one_store(postgres_url: str, options: ApiOptions) -> None:
+    """A change made through one replica's API is what the other replica serves and its loop reads."""
+    clock = FakeClock(1_795_521_600.0)
+    db_a, db_b = Database(postgres_url), Database(postgres_url)
+    admin, operator = bearer(STATIC["admin"]), bearer(STATIC["operator"])
+    with TestClient(create_app(options, db_a, clock=clock)) as a, TestClient(create_app(options, db_b, clock=clock)) as b:
+        assert a.post("/v1/policies", json=POLICY, headers=admin).status_code == 201
+        assert b.put("/v1/policies/chat", json={**POLICY, "max_replicas": 5}, headers=admin).json()["version"] == 2
+        assert a.get("/v1/policies/chat", headers=admin).json()["policy"]["max_replicas"] == 5
+        r = b.post("/v1/overrides", json={"target": "ml/vllm", "kind": "pause", "ttl_s": 600, "reason": "x"},
+                   headers=operator)  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert [o["id"] for o in a.get("/v1/overrides", headers=admin).json()] == [r.json()["id"]]
+        assert [e["action"] for e in a.get("/v1/audit", headers=admin).json()] == ["create", "update", "create"]
+    assert PolicyRepository(db_a).get_policy("chat").max_replicas == 5  # type: ignore[union-attr]
+    assert OverrideStore(db_a).active_for("ml/vllm", clock.now()) is not None
+    db_a.close()
+    db_b.close()
+
+
+@pytest.fixture
+def own_server() -> Iterator[PostgresServer]:
+    bindir = postgres_bindir()
+    if bindir is None or not (bindir / "postgres").exists():
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
+    own_server: PostgresServer, options: ApiOptions
+) -> None:
+    url = own_server.create_database()
+    db = Database(url)
+    clock = FakeClock(1_795_521_600.0)
+    admin, viewer = bearer(STATIC["admin"]), bearer(STATIC["viewer"])
+    with TestClient(create_app(options, db, clock=clock)) as c:
+        assert c.post("/v1/policies", json=POLICY, headers=admin).status_code == 201
+        assert c.get("/readyz").status_code == 200
+
+        own_server.kill()
+        r = c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 3}, headers=admin)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
+        assert "unreachable" in r.json()["detail"] or "write not done" in r.json()["detail"]
+        assert c.get("/v1/policies/chat", headers=viewer).status_code == 503
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["store"]["ok"] is False
+        with pytest.raises(StoreUnavailable):
+            OverrideStore(db).create(
+                "ml/vllm", Override(kind="pause", replicas=None, expires_at=clock.now() + 60, reason="r",
+                                    created_by="alice"), ALICE, clock.now(),
+            )  # fmt: skip
+
+        own_server.restart()
+        assert c.get("/readyz").status_code == 200
+        got = c.get("/v1/policies/chat", headers=viewer).json()
+        assert got["version"] == 1  # the write refused during the outage did not happen
+        assert c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 3}, headers=admin).json()["version"] == 2
+    db.close()
+
+
+def test_a_server_that_is_down_at_start_is_named_without_its_password(own_server: PostgresServer) -> None:
+    url = own_server.create_database().replace("controlplane@", "controlplane:hunter22@")
+    own_server.stop(remove=False)
+    with pytest.raises(StoreUnavailable) as err:
+        Database(url)
+    assert "controlplane:***@127.0.0.1" in str(err.value) and "hunter22" not in str(err.value)
