@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from controlplane.config import ControllerConfig
 from controlplane.controller import build_controller
@@ -15,12 +16,16 @@ from controlplane.store.policies import PolicyRepository
 from tests.api.conftest import POLICY, STATIC, bearer
 
 
-def test_controller_serves_the_api_and_the_loop_sees_its_changes(tmp_path: Path, secrets_dir: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_controller_serves_the_api_and_the_loop_sees_its_changes(
+    tmp_path: Path, secrets_dir: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    database = str(tmp_path / "cp.db") if store == "sqlite" else request.getfixturevalue("postgres_url")
     port = free_port()
     cfg = ControllerConfig.model_validate(
         {
             "prometheus": {"url": f"http://127.0.0.1:{free_port()}", "timeout_s": 0.5},
-            "loop": {"database": str(tmp_path / "cp.db"), "metrics_port": 0},
+            "loop": {"database": database, "metrics_port": 0},
             "api": {
                 "enabled": True,
                 "host": "127.0.0.1",

@@ -178,3 +178,18 @@ def test_a_server_that_is_down_at_start_is_named_without_its_password(own_server
     with pytest.raises(StoreUnavailable) as err:
         Database(url)
     assert "controlplane:***@127.0.0.1" in str(err.value) and "hunter22" not in str(err.value)
+
+
+def test_decisions_command_reads_a_postgresql_store(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from controlplane.cli import main
+
+    db = Database(postgres_url)
+    for i, desired in enumerate((2, 3, 3)):
+        DecisionLog(db).append(
+            Decision(target="ml/vllm", policy="chat", at=1_795_521_600.0 + 15 * i, valid=True, current=2,
+                     desired=desired, binding="signals", reasons=(f"tick {i}",))
+        )  # fmt: skip
+    db.close()
+    assert main(["decisions", "--db", postgres_url, "--target", "ml/vllm", "--changes"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ml/vllm") == 2 and "tick 1" in out and "tick 0" not in out

@@ -88,6 +88,16 @@ def test_online_backup_then_restore(tmp_path: Path, capsys) -> None:  # type: ig
             ["restore", "--backup", "{tmp}/future.db", "--db", "{tmp}/new.db"],
             "newer",
         ),
+        (
+            "backup of a PostgreSQL store",
+            ["backup", "--db", "postgresql://cp:pw@db/cp", "--out", "{tmp}/b2.db"],
+            "db: postgresql://cp:***@db/cp is not a SQLite file; back a PostgreSQL store up with pg_dump",
+        ),
+        (
+            "restore into a PostgreSQL store",
+            ["restore", "--backup", "{tmp}/b.db", "--db", "postgresql://cp@db/cp"],
+            "db: postgresql://cp@db/cp is not a SQLite file",
+        ),
     ],
 )
 def test_refusals_name_the_argument(

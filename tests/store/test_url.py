@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controlplane.config import ConfigError, ControllerConfig, load_config
@@ -68,3 +70,18 @@ def test_placeholders_become_format_style_outside_quotes_only() -> None:
     )
     assert to_format_style("SELECT 'it''s ?', ? WHERE x LIKE '5%'") == "SELECT 'it''s ?', %s WHERE x LIKE '5%%'"
     assert to_format_style('SELECT "odd?col" FROM t WHERE id = ?') == 'SELECT "odd?col" FROM t WHERE id = %s'
+
+
+def test_forecast_state_goes_beside_a_sqlite_file_or_where_told() -> None:
+    from pathlib import Path
+
+    from controlplane.advisors.wiring import forecast_state_dir
+
+    def cfg(**loop: Any) -> ControllerConfig:
+        return ControllerConfig.model_validate({"loop": loop})
+
+    assert forecast_state_dir(cfg(database="/data/cp.db")) == Path("/data/forecast-state")
+    assert forecast_state_dir(cfg(database="sqlite:////data/cp.db")) == Path("/data/forecast-state")
+    assert forecast_state_dir(cfg(database=":memory:")) is None
+    assert forecast_state_dir(cfg(database="postgresql://cp@db/cp")) is None
+    assert forecast_state_dir(cfg(database="postgresql://cp@db/cp", state_dir="/data/fs")) == Path("/data/fs")
