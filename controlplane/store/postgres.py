@@ -6,9 +6,9 @@ transaction-scoped advisory lock, so writers from every replica run one at a
 time, as SQLite's do: a version number read and then written inside a
 transaction cannot be taken twice. Commits are durable with the server's
 defaults (``fsync``, ``synchronous_commit``). A connection that breaks is opened
-again on the next call; a read is retried once on a fresh connection, a write
-never (its outcome is unknown), and both raise :class:`StoreUnavailable` when
-the server cannot be reached.
+again on the next call; a read, and a write's BEGIN, are retried once on a fresh
+connection, a write that had started never (its outcome is unknown), and both
+raise :class:`StoreUnavailable` when the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -129,13 +129,35 @@ class PostgresBackend:
     @contextmanager
     def transaction(self) -> Iterator[_Cursor]:
         with self._lock:
-            conn = self._connection()
+            raw = self._begin()
             try:
-                with conn.transaction(), conn.cursor() as raw:
-                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                    yield _Cursor(raw)
+                yield _Cursor(raw)
+                raw.execute("COMMIT")
             except psycopg.OperationalError as exc:
+                _quietly(raw, "ROLLBACK")
                 raise StoreUnavailable(f"database {self._shown}: write not done: {_first_line(exc)}") from exc
+            except BaseException:
+                _quietly(raw, "ROLLBACK")
+                raise
+            finally:
+                raw.close()
+
+    def _begin(self) -> psycopg.Cursor[PgRow]:
+        """BEGIN and take the writers' lock; once more on a fresh connection if the old one had died
+        (nothing of the caller's has run yet, so this retry is safe)."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            raw = conn.cursor()
+            try:
+                raw.execute("BEGIN")
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                return raw
+            except psycopg.OperationalError as exc:
+                raw.close()
+                if attempt == 1 and conn.broken:
+                    continue
+                raise StoreUnavailable(f"database {self._shown}: write not done: {_first_line(exc)}") from exc
+        raise AssertionError("unreachable")
 
     def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._lock:
@@ -170,6 +192,13 @@ class PostgresBackend:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _quietly(raw: psycopg.Cursor[PgRow], sql: str) -> None:
+    try:
+        raw.execute(sql)
+    except psycopg.Error:
+        pass  # the connection is gone or the transaction already ended: nothing is left to undo
 
 
 def _first_line(exc: BaseException) -> str:

@@ -165,10 +165,27 @@ def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
             )  # fmt: skip
 
         own_server.restart()
+        # the first call after the restart is a write: its BEGIN finds the dead connection and reconnects
+        r = c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 4}, headers=admin)
+        assert r.status_code == 200 and r.json()["version"] == 2, r.text  # the refused write never happened
         assert c.get("/readyz").status_code == 200
-        got = c.get("/v1/policies/chat", headers=viewer).json()
-        assert got["version"] == 1  # the write refused during the outage did not happen
-        assert c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 3}, headers=admin).json()["version"] == 2
+        assert [v["policy"]["max_replicas"] for v in c.get("/v1/policies/chat/versions", headers=viewer).json()] == [8, 4]
+    db.close()
+
+
+def test_a_write_after_a_restart_nobody_saw_reconnects(own_server: PostgresServer) -> None:
+    """The server restarted between two calls (a failover): the held connection is dead, the write
+    is not lost to it: BEGIN fails before anything of the write ran, and runs again on a new one."""
+    db = Database(own_server.create_database())
+    repo = PolicyRepository(db)
+    repo.create(_policy(), ALICE, 100.0)
+    own_server.kill()
+    own_server.restart()
+    record, changed = repo.update("chat", _policy(max_replicas=6), ALICE, 101.0)
+    assert changed and record.version == 2
+    own_server.kill()
+    own_server.restart()
+    assert [v.body["max_replicas"] for v in repo.versions("chat")] == [8, 6]  # a read: retried the same way
     db.close()
 
 
