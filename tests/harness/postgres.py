@@ -76,14 +76,17 @@ class PostgresServer:
              "--no-instructions"],
             check=True, capture_output=True, cwd=self.workdir, **self._run_as,
         )  # fmt: skip
-        self.log = open(self.workdir / "postgres.log", "wb")  # noqa: SIM115 - closed in stop()
+        self._spawn("wb")
+        return self
+
+    def _spawn(self, log_mode: str) -> None:
+        self.log = open(self.workdir / "postgres.log", log_mode)  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
              "-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.workdir, **self._run_as,
         )  # fmt: skip
         self._wait_ready()
-        return self
 
     def _wait_ready(self, timeout_s: float = 30.0) -> None:
         import psycopg
@@ -121,13 +124,7 @@ class PostgresServer:
         self.stop(remove=False)
         for stale in self.workdir.glob(".s.PGSQL.*"):
             stale.unlink(missing_ok=True)
-        self.log = open(self.workdir / "postgres.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
-             "-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.workdir, **self._run_as,
-        )  # fmt: skip
-        self._wait_ready()
+        self._spawn("ab")
 
     def stop(self, remove: bool = True) -> None:
         if self.proc is not None and self.proc.poll() is None:
