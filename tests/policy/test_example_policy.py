@@ -82,3 +82,10 @@ def test_bad_policy_names_the_field(extra: str, field: str) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy_yaml(BASE + extra)
     assert info.value.field == field
+
+
+def test_bursty_example_loads_with_standing_capacity_and_a_long_hold() -> None:
+    pol = load_policy_yaml((EXAMPLES / "policy-bursty.yaml").read_text())
+    assert (pol.min_replicas, pol.windows.scale_down_stabilization_s) == (2, 900.0)
+    defaults = ScalingPolicy(name="x", target=KubernetesTarget(deployment="y"))
+    assert pol.signals == defaults.signals and pol.slo == defaults.slo
