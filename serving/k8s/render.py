@@ -34,7 +34,7 @@ __all__ = ["RenderError", "build", "render_all", "dump_documents", "K8S", "OVERL
 
 K8S = Path(__file__).resolve().parent
 REPO = K8S.parents[1]
-OVERLAYS = ("production", "shadow")
+OVERLAYS = ("production", "shadow", "shared-store")
 _NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _FIELDS = {"apiVersion", "kind", "resources", "configMapGenerator", "generatorOptions", "images", "patches"}
 _ORDER_FIRST = (

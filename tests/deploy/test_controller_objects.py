@@ -97,9 +97,17 @@ def test_settings_paths_and_ports_match_the_pod(overlay: str) -> None:
     assert volume_of(config_arg)["configMap"]["name"] == "llm-controlplane-config"
     assert volume_of(cfg.loop.policies_file or "")["configMap"]["name"] == "llm-controlplane-config"
     assert volume_of(cfg.api.tokens_file or "")["secret"]["secretName"] == "llm-controlplane-api-tokens"
-    assert "emptyDir" in volume_of(cfg.loop.database) or "persistentVolumeClaim" in volume_of(
-        cfg.loop.database
-    )
+    if cfg.loop.database.startswith("postgresql://"):
+        # the store is a server; forecast state stays on the pod's writable volume
+        writable = volume_of(cfg.loop.state_dir or "")
+        env = {e["name"]: e for e in c.get("env", [])}
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "llm-controlplane-postgres", "key": "password",
+        }
+        find(overlay, "Secret", "llm-controlplane-postgres", NS)
+    else:
+        writable = volume_of(cfg.loop.database)
+    assert "emptyDir" in writable or "persistentVolumeClaim" in writable
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"api": cfg.api.port, "metrics": cfg.loop.metrics_port}
     for probe in ("readinessProbe", "livenessProbe"):
@@ -140,7 +148,7 @@ def test_network_policy(overlay: str) -> None:
         (9090, "TCP"),
         (9093, "TCP"),
         (9200, "TCP"),
-    }
+    } | ({(5432, "TCP")} if overlay == "shared-store" else set())
 
 
 def test_secret_values_are_marked_placeholders() -> None:
@@ -166,6 +174,17 @@ def test_policies_load_and_target_the_serving_deployment(overlay: str, mode: str
 def test_configmap_carries_the_example_settings() -> None:
     cm = find("production", "ConfigMap", "llm-controlplane-config", NS)
     assert cm["data"]["controller.yaml"] == (REPO / "examples/controller.yaml").read_text()
+
+
+def test_shared_store_settings_differ_from_the_example_only_in_the_store() -> None:
+    shared = _settings("shared-store")
+    example = ControllerConfig.model_validate(yaml.safe_load((REPO / "examples/controller.yaml").read_text()))
+    assert shared.loop.database.startswith("postgresql://") and "@" in shared.loop.database
+    assert ":" not in shared.loop.database.split("//", 1)[1].split("@", 1)[0], "no password in the URL"
+    same = shared.model_copy(
+        update={"loop": shared.loop.model_copy(update={"database": example.loop.database, "state_dir": None})}
+    )
+    assert same == example
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
