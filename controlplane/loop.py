@@ -43,7 +43,13 @@ class Advice:
 
 
 class Advisor(Protocol):
-    """A stage that looks at a policy's signals before the decision (forecast, anomalies, overrides)."""
+    """A stage that looks at a policy's signals before the decision (forecast, anomalies, overrides).
+
+    A failing advisor is skipped, as raise-only floors and annotations can be. An
+    advisor whose class sets ``required = True`` (the operator's overrides) cannot:
+    when it fails the decision is invalid and nothing is patched, since acting
+    without it could undo what an operator pinned or paused.
+    """
 
     def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice: ...
 
@@ -121,7 +127,7 @@ class ControlLoop:
         except Exception as exc:
             failures.append(f"replica status unavailable: {exc}")
             log.exception("status failed for %s", key)
-        advice = self._advise(policy, signals, status, now)
+        advice = self._advise(policy, signals, status, now, failures)
         state = self.states.get(key) or DecisionState.fresh(key)
         with self.metrics.step("decide"):
             decision, state = decide(
@@ -156,7 +162,9 @@ class ControlLoop:
             self.on_decision(decision, result)
         return decision
 
-    def _advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
+    def _advise(
+        self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float, failures: list[str]
+    ) -> Advice:
         floors: list[Proposal] = []
         guard: str | None = None
         override: Override | None = None
@@ -167,8 +175,10 @@ class ControlLoop:
             try:
                 with self.metrics.step(f"advise:{name}"):
                     a = advisor.advise(policy, signals, status, now)
-            except Exception:
+            except Exception as exc:
                 log.exception("advisor %s failed for %s", name, policy.target_key)
+                if getattr(advisor, "required", False):
+                    failures.append(f"{name} unavailable: {exc}")
                 continue
             floors.extend(a.floors)
             guard = guard or a.guard

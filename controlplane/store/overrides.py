@@ -149,7 +149,14 @@ class OverrideStore:
 
 
 class OverrideAdvisor:
-    """Feeds the active override of each policy's target into the loop (``Advice.override``)."""
+    """Feeds the active override of each policy's target into the loop (``Advice.override``).
+
+    ``required``: when the overrides cannot be read (the database is down), the
+    loop makes the decision invalid rather than scale a target that may be pinned
+    or paused.
+    """
+
+    required = True
 
     def __init__(self, store: OverrideStore, clock: Clock) -> None:
         self.store = store

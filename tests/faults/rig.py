@@ -67,22 +67,24 @@ def policy(deployment: str = "chat", **overrides: Any) -> ScalingPolicy:
 def controller(
     kube_url: str,
     prometheus_url: str,
-    db: Path,
+    db: Path | str,
     policies: list[ScalingPolicy],
     *,
     prom_timeout_s: float = 1.0,
+    api: dict[str, Any] | None = None,
 ) -> Controller:
     """The real wiring (build_controller) against the stand-in, ticked by the test.
 
     The Kubernetes actuator is rebuilt with a 1 s request timeout and 0.1 s first
-    back-off so injected timeouts and 5xx cost little wall time.
+    back-off so injected timeouts and 5xx cost little wall time. ``db`` is a SQLite
+    file or a PostgreSQL URL; ``api`` the ``api`` settings (off by default).
     """
     cfg = ControllerConfig.model_validate(
         {
             "prometheus": {"url": prometheus_url, "timeout_s": prom_timeout_s},
             "kubernetes": {"enabled": True, "host": kube_url},
             "loop": {"database": str(db), "metrics_port": 0, "tick_s": 1.0},
-            "api": {"enabled": False},
+            "api": api or {"enabled": False},
         }
     )
     ctl = build_controller(cfg, policies=policies)

@@ -145,6 +145,21 @@ def test_advisors_raise_only_and_failures_isolated() -> None:
     assert 'controlplane_step_errors_total{step="advise:BrokenAdvisor"} 1.0' in text
 
 
+class UnreadableOverrides(BrokenAdvisor):
+    required = True
+
+
+def test_a_required_advisor_failing_makes_the_decision_invalid() -> None:
+    # The burst asks for 6; the overrides cannot be read, and one may pause this target: no patch.
+    actuator = ObeyingActuator(spec=2)
+    loop = _loop(FakeSource(waiting=13.0), actuator, _policy(), advisors=[UnreadableOverrides(), FloorAdvisor()])
+    d = loop.tick()[0]
+    assert not d.valid and d.desired == d.current == 2
+    assert d.binding == "invalid:UnreadableOverrides_unavailable"
+    assert "UnreadableOverrides unavailable: forecast store unavailable" in d.reasons
+    assert actuator.patches == []
+
+
 @dataclass
 class GivingUpActuator(ObeyingActuator):
     def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
