@@ -12,6 +12,7 @@ import pkgutil
 import sys
 
 import controlplane.commands as commands
+from controlplane.store.errors import StoreUnavailable
 
 __all__ = ["main", "build_parser"]
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

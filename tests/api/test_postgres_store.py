@@ -210,3 +210,14 @@ def test_decisions_command_reads_a_postgresql_store(postgres_url: str, capsys: p
     assert main(["decisions", "--db", postgres_url, "--target", "ml/vllm", "--changes"]) == 0
     out = capsys.readouterr().out
     assert out.count("ml/vllm") == 2 and "tick 1" in out and "tick 0" not in out
+
+
+def test_a_command_on_an_unreachable_store_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from controlplane.cli import main
+    from controlplane.ports import free_port
+
+    url = f"postgresql://cp:hunter22@127.0.0.1:{free_port()}/cp"  # nothing listens there
+    assert main(["decisions", "--db", url]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: database postgresql://cp:***@127.0.0.1:") and "unreachable" in err
+    assert "hunter22" not in err and "Traceback" not in err
