@@ -112,6 +112,8 @@ def test_g_persistent_5xx_gives_up_and_records_the_error(world, kube, tmp_path) 
         record = ctl.loop.log.list(target="default/chat", limit=1)[0]
         assert not record.patched and "503" in (record.actuation or {}).get("error", "")
         assert metric(ctl, "controlplane_scale_events_total", **LV, direction="up") is None
+        # the give-up is a failed step: what the ControlplaneStepErrors alert counts
+        assert metric(ctl, "controlplane_step_errors_total", step="actuate") == 1
     finally:
         ctl.stop()
 
