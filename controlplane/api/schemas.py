@@ -178,9 +178,21 @@ class AnomalyOut(BaseModel):
     description: str
 
 
+class RecordedIn(_In):
+    """A window of what Prometheus recorded of the candidate policy's target, rebuilt as a trace."""
+
+    start: float = Field(..., gt=0, description="Unix time (s) the window starts")
+    end: float = Field(..., gt=0, description="Unix time (s) the window ends; not in the future")
+    step_s: int = Field(15, ge=1, le=3600, description="one request rate per step (whole seconds)")
+    rate_window_s: float = Field(60.0, ge=1, le=3600, description="the rate() window behind each step (s)")
+
+
 class TraceIn(_In):
     path: str | None = Field(None, max_length=500, description="relative to the server's what-if directory")
     content: str | None = Field(None, description="the trace file's text (CSV or JSONL), uploaded inline")
+    recorded: RecordedIn | None = Field(
+        None, description="rebuild the trace from Prometheus: rates and mean sizes per step of the target"
+    )
     format: Literal["azure", "mooncake", "burstgpt", "servegen"] | None = Field(
         None, description="sniffed when unset; servegen (a directory) only by path"
     )

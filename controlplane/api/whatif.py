@@ -1,7 +1,9 @@
 """What-if: replay a trace through the simulator under a candidate policy.
 
 Owns: :func:`run_whatif` -- resolving the trace (a path inside the configured
-what-if directory, never outside it, or text uploaded in the request),
+what-if directory, never outside it, text uploaded in the request, or a window
+of what Prometheus recorded of the candidate's target, rebuilt by
+:func:`controlplane.traces.recorded.trace_from_recorded`),
 bounding the replay (requests and span, from :class:`ApiOptions`), and running
 :func:`controlplane.sim.compare.simulate_policy` for the candidate and, when
 asked, the stored policy of the same name. Only ``whatif_concurrency`` replays
@@ -16,13 +18,15 @@ from typing import Any
 
 from controlplane.api.context import ApiContext
 from controlplane.api.encode import finite
-from controlplane.api.schemas import TraceIn, WhatIfIn
+from controlplane.api.errors import Unavailable
+from controlplane.api.schemas import RecordedIn, TraceIn, WhatIfIn
 from controlplane.policy.model import PolicyError, ScalingPolicy
 from controlplane.store.errors import NotFound
 
 __all__ = ["run_whatif", "Busy"]
 
 _SUFFIX = {"azure": ".csv", "burstgpt": ".csv", "mooncake": ".jsonl", None: ".txt"}
+MAX_POINTS = 11_000  # Prometheus refuses a range query of more points per series
 
 
 class Busy(Exception):
@@ -53,7 +57,7 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
         raise PolicyError(
             "policy.max_replicas", f"a what-if simulates at most {opts.whatif_max_replicas} replicas"
         )
-    trace = _load(ctx, req.trace)
+    trace, origin = _load(ctx, req)
     end = req.start_s + req.duration_s if req.duration_s is not None else trace.duration_s + 1.0
     trace = trace.window(req.start_s, end)
     if len(trace) == 0:
@@ -89,6 +93,7 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
             "requests": len(trace),
             "duration_s": float(trace.duration_s),
             "start_s": req.start_s,
+            **origin,
         },
         "profile": profile_name,
         "candidate": figures(req.policy),
@@ -96,11 +101,53 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
     }
 
 
-def _load(ctx: ApiContext, spec: TraceIn) -> Any:
+def _load(ctx: ApiContext, req: WhatIfIn) -> tuple[Any, dict[str, Any]]:
+    spec = req.trace
+    given = [name for name in ("path", "content", "recorded") if getattr(spec, name) is not None]
+    if len(given) != 1:
+        raise PolicyError("trace", "give exactly one of trace.path, trace.content and trace.recorded")
+    if spec.recorded is not None:
+        return _recorded(ctx, req.policy, spec.recorded)
+    return _file(ctx, spec), {"source": "path" if spec.path is not None else "upload"}
+
+
+def _recorded(ctx: ApiContext, policy: ScalingPolicy, rec: RecordedIn) -> tuple[Any, dict[str, Any]]:
+    from controlplane.sources.prometheus import QueryError
+    from controlplane.traces.recorded import trace_from_recorded
+
+    now = ctx.clock.now()
+    if not rec.end > rec.start:
+        raise PolicyError("trace.recorded.end", "must be after start")
+    if rec.end > now + 1.0:
+        raise PolicyError("trace.recorded.end", f"is in the future (now is {now:.0f})")
+    if rec.end - rec.start > ctx.options.whatif_max_duration_s:
+        raise PolicyError(
+            "trace.recorded.end",
+            f"the window spans {rec.end - rec.start:.0f} s, over the limit of {ctx.options.whatif_max_duration_s:.0f} s",
+        )
+    if (rec.end - rec.start) / rec.step_s > MAX_POINTS:
+        raise PolicyError("trace.recorded.step_s", f"the window needs more than {MAX_POINTS} steps; take longer steps")
+    source = ctx.source
+    if source is None or not hasattr(source, "recorded_demand"):
+        raise Unavailable("a recorded window needs the controller's Prometheus source; none is wired here")
+    try:
+        demand = source.recorded_demand(policy.target, rec.start, rec.end, rec.step_s, rec.rate_window_s)
+    except QueryError as exc:  # Unreachable is one
+        raise Unavailable(f"recorded window: {exc}") from exc
+    trace, missing = trace_from_recorded(demand, name=f"recorded {policy.target_key}")
+    steps = len(demand.steps) - 1
+    if len(trace) == 0:
+        raise PolicyError(
+            "trace.recorded",
+            f"Prometheus recorded no requests for {policy.target_key} in this window"
+            f" ({missing} of {steps} steps had no data)",
+        )
+    return trace, {"source": "prometheus", "steps": steps, "missing_steps": missing}
+
+
+def _file(ctx: ApiContext, spec: TraceIn) -> Any:
     from controlplane.traces.load import load_trace
 
-    if (spec.path is None) == (spec.content is None):
-        raise PolicyError("trace", "give exactly one of trace.path and trace.content")
     try:
         if spec.path is not None:
             return load_trace(_resolve(ctx, spec.path), spec.format)

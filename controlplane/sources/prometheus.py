@@ -28,6 +28,7 @@ from controlplane import promql
 from controlplane.catalog import Selector
 from controlplane.policy.model import ScalingPolicy
 from controlplane.signals import Reading, Signals
+from controlplane.traces.recorded import RecordedDemand
 
 __all__ = ["PrometheusSource", "QueryError", "Unreachable", "Health"]
 
@@ -183,14 +184,65 @@ class PrometheusSource:
         self._last.response = response
         return response
 
+    def query_range(self, expr: str, start: float, end: float, step_s: float) -> list[tuple[float, float]]:
+        """A range query expected to give at most one series: its finite (time, value) points.
+
+        Steps with no sample, or a NaN or infinite one, are left out (the caller
+        sees the gap); several series are an error, as for an instant query."""
+        from datetime import UTC, datetime
+
+        result = self._guarded(
+            lambda: self._prom.custom_query_range(
+                expr,
+                start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
+                step=f"{step_s:g}",
+                timeout=self.timeout_s,
+            )
+        )
+        if not isinstance(result, list):
+            raise QueryError(f"prometheus at {self.url}: malformed range answer")
+        if len(result) > 1:
+            raise QueryError(f"{expr}: {len(result)} series where one was expected ({_labels(result[0])}, ...)")
+        points: list[tuple[float, float]] = []
+        for t, v in result[0].get("values", []) if result else []:
+            value = float(v)
+            if math.isfinite(value):
+                points.append((float(t), value))
+        return points
+
+    def recorded_demand(
+        self, target: Any, start: float, end: float, step_s: int, window_s: float
+    ) -> RecordedDemand:
+        """What ``target`` served over ``[start, end]``: request and token rates every ``step_s``
+        (whole seconds, as the range API rounds the ends), each a ``rate()`` over ``window_s``."""
+        sel = Selector.for_target(target)
+        start, end = float(round(start)), float(round(end))
+
+        def series(expr: str) -> dict[float, float]:
+            return {round(t, 3): v for t, v in self.query_range(expr, start, end, step_s)}
+
+        return RecordedDemand(
+            start=start,
+            end=end,
+            step_s=float(step_s),
+            request_rate=series(promql.request_rate(sel, window_s)),
+            prompt_tokens_rate=series(promql.prompt_tokens_rate(sel, window_s)),
+            output_tokens_rate=series(promql.generation_tokens_rate(sel, window_s)),
+        )
+
     def _query(self, expr: str, now: float | None) -> Any:
+        params = {"time": f"{now:.3f}"} if now is not None else None
+        return self._guarded(lambda: self._prom.custom_query(expr, params=params, timeout=self.timeout_s))
+
+    def _guarded(self, call: Any) -> Any:
+        """Run one API call, turning every failure into :class:`Unreachable` or :class:`QueryError`."""
         import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
-        params = {"time": f"{now:.3f}"} if now is not None else None
         self._last.response = None
         try:
-            return self._prom.custom_query(expr, params=params, timeout=self.timeout_s)
+            return call()
         except requests.exceptions.InvalidJSONError as exc:
             raise QueryError(self._describe_error("malformed answer (not JSON)")) from exc
         except requests.exceptions.Timeout as exc:

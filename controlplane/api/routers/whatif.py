@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/whatif", tags=["whatif"], responses=ERRORS)
     responses={
         404: {"model": Problem, "description": "the named trace is not in the what-if directory"},
         413: {"model": Problem, "description": "the request body is over the size limit"},
+        503: {"model": Problem, "description": "a recorded window, but no Prometheus is wired or it cannot answer"},
     },
     summary="Benchmark figures of a candidate policy (and the stored one) on a trace",
 )
