@@ -8,7 +8,6 @@ their own server so that killing it touches no other test.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from controlplane.store.errors import StoreUnavailable
 from controlplane.store.overrides import OverrideStore
 from controlplane.store.policies import PolicyRepository
 from tests.api.conftest import POLICY, STATIC, TestClient, bearer
-from tests.harness.postgres import PostgresServer, postgres_bindir
+from tests.harness.postgres import PostgresServer
 
 ALICE = Actor("alice", "admin")
 
@@ -130,20 +129,10 @@ def test_replicas_behind_one_service_see_one_store(postgres_url: str, options: A
     db_b.close()
 
 
-@pytest.fixture
-def own_server() -> Iterator[PostgresServer]:
-    bindir = postgres_bindir()
-    if bindir is None or not (bindir / "postgres").exists():
-        pytest.skip("PostgreSQL is not installed")
-    server = PostgresServer(bindir).start()
-    yield server
-    server.stop()
-
-
 def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
-    own_server: PostgresServer, options: ApiOptions
+    postgres_own_server: PostgresServer, options: ApiOptions
 ) -> None:
-    url = own_server.create_database()
+    url = postgres_own_server.create_database()
     db = Database(url)
     clock = FakeClock(1_795_521_600.0)
     admin, viewer = bearer(STATIC["admin"]), bearer(STATIC["viewer"])
@@ -151,7 +140,7 @@ def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
         assert c.post("/v1/policies", json=POLICY, headers=admin).status_code == 201
         assert c.get("/readyz").status_code == 200
 
-        own_server.kill()
+        postgres_own_server.kill()
         r = c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 3}, headers=admin)
         assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
         assert "unreachable" in r.json()["detail"] or "write not done" in r.json()["detail"]
@@ -164,7 +153,7 @@ def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
                                     created_by="alice"), ALICE, clock.now(),
             )  # fmt: skip
 
-        own_server.restart()
+        postgres_own_server.restart()
         # the first call after the restart is a write: its BEGIN finds the dead connection and reconnects
         r = c.put("/v1/policies/chat", json={**POLICY, "max_replicas": 4}, headers=admin)
         assert r.status_code == 200 and r.json()["version"] == 2, r.text  # the refused write never happened
@@ -173,25 +162,25 @@ def test_an_outage_is_503_then_the_store_reconnects_with_every_commit(
     db.close()
 
 
-def test_a_write_after_a_restart_nobody_saw_reconnects(own_server: PostgresServer) -> None:
+def test_a_write_after_a_restart_nobody_saw_reconnects(postgres_own_server: PostgresServer) -> None:
     """The server restarted between two calls (a failover): the held connection is dead, the write
     is not lost to it: BEGIN fails before anything of the write ran, and runs again on a new one."""
-    db = Database(own_server.create_database())
+    db = Database(postgres_own_server.create_database())
     repo = PolicyRepository(db)
     repo.create(_policy(), ALICE, 100.0)
-    own_server.kill()
-    own_server.restart()
+    postgres_own_server.kill()
+    postgres_own_server.restart()
     record, changed = repo.update("chat", _policy(max_replicas=6), ALICE, 101.0)
     assert changed and record.version == 2
-    own_server.kill()
-    own_server.restart()
+    postgres_own_server.kill()
+    postgres_own_server.restart()
     assert [v.body["max_replicas"] for v in repo.versions("chat")] == [8, 6]  # a read: retried the same way
     db.close()
 
 
-def test_a_server_that_is_down_at_start_is_named_without_its_password(own_server: PostgresServer) -> None:
-    url = own_server.create_database().replace("controlplane@", "controlplane:hunter22@")
-    own_server.stop(remove=False)
+def test_a_server_that_is_down_at_start_is_named_without_its_password(postgres_own_server: PostgresServer) -> None:
+    url = postgres_own_server.create_database().replace("controlplane@", "controlplane:hunter22@")
+    postgres_own_server.stop(remove=False)
     with pytest.raises(StoreUnavailable) as err:
         Database(url)
     assert "controlplane:***@127.0.0.1" in str(err.value) and "hunter22" not in str(err.value)

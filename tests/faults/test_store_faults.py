@@ -13,8 +13,6 @@ out the change the store holds, and its decision is recorded there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from controlplane.policy.model import parse_policy
@@ -22,29 +20,18 @@ from controlplane.ports import free_port
 from controlplane.store.audit import Actor
 from controlplane.store.policies import PolicyRepository
 from tests.faults.rig import controller, metric, policy, set_policy, tick_until, warm
-from tests.harness.postgres import PostgresServer, postgres_bindir
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def database() -> Iterator[PostgresServer]:
-    bindir = postgres_bindir()
-    if bindir is None or not (bindir / "postgres").exists():
-        pytest.skip("PostgreSQL is not installed")
-    server = PostgresServer(bindir).start()
-    yield server
-    server.stop()
-
-
 def test_l_store_down_nothing_is_patched_and_the_change_lands_after_the_restart(
-    world, kube, database, tmp_path
+    world, kube, postgres_own_server, tmp_path
 ) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("fault-matrix-admin-token admin fault-matrix\n")
     api = {"enabled": True, "host": "127.0.0.1", "port": free_port(), "tokens_file": str(tokens)}
     # With the API on, the loop reads its policies and the overrides from the database.
-    ctl = controller(kube.url, world.prometheus.url, database.create_database(), [policy("chat")], api=api)
+    ctl = controller(kube.url, world.prometheus.url, postgres_own_server.create_database(), [policy("chat")], api=api)
     repo = ctl.loop.policies
     assert isinstance(repo, PolicyRepository)
     try:
@@ -52,7 +39,7 @@ def test_l_store_down_nothing_is_patched_and_the_change_lands_after_the_restart(
         # The operator lowers the floor; the database dies before the next tick reads it.
         repo.update("chat", parse_policy({**policy("chat").to_dict(), "min_replicas": 1}),
                     Actor("ops", "admin"), ctl.loop.clock.now())  # fmt: skip
-        database.kill()
+        postgres_own_server.kill()
         for _ in range(3):
             assert ctl.loop.tick() == []
         assert metric(ctl, "controlplane_step_errors_total", step="policies") == 3
@@ -64,7 +51,7 @@ def test_l_store_down_nothing_is_patched_and_the_change_lands_after_the_restart(
         assert not d.valid and d.binding == "invalid:OverrideAdvisor_unavailable", (d.binding, d.reasons)
         assert kube.requests("PATCH") == [] and kube.replicas("chat") == 2
 
-        database.restart()
+        postgres_own_server.restart()
         ctl.loop.policies = repo
         d = tick_until(ctl, "the scale-down the store holds", lambda d: d.valid and d.desired == 1)
         assert kube.replicas("chat") == 1 and len(kube.requests("PATCH")) == 1

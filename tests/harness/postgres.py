@@ -10,6 +10,8 @@ Fixtures (registered in tests/conftest.py):
 ``postgres_url``
     A fresh, empty database on that server for one test:
     ``postgresql://controlplane@127.0.0.1:PORT/t_N``.
+``postgres_own_server``
+    A server of the test's own, for tests that kill and restart it.
 
 PostgreSQL refuses to run as root, so as root the server runs as the
 ``postgres`` user the package creates. Without the binaries the fixtures skip,
@@ -35,7 +37,7 @@ import pytest
 
 from controlplane.ports import free_port
 
-__all__ = ["PostgresServer", "postgres_server", "postgres_url", "postgres_bindir"]
+__all__ = ["PostgresServer", "postgres_server", "postgres_url", "postgres_own_server", "postgres_bindir"]
 
 USER = "controlplane"
 
@@ -140,14 +142,25 @@ class PostgresServer:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def _started() -> PostgresServer:
     bindir = postgres_bindir()
     if bindir is None or not (bindir / "postgres").exists():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed (Debian package postgresql); scripts/test installs it")
         pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
-    server = PostgresServer(bindir).start()
+    return PostgresServer(bindir).start()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = _started()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_own_server() -> Iterator[PostgresServer]:
+    server = _started()
     yield server
     server.stop()
 
