@@ -8,7 +8,9 @@ transaction cannot be taken twice. Commits are durable with the server's
 defaults (``fsync``, ``synchronous_commit``). A connection that breaks is opened
 again on the next call; a read, and a write's BEGIN, are retried once on a fresh
 connection, a write that had started never (its outcome is unknown), and both
-raise :class:`StoreUnavailable` when the server cannot be reached.
+raise :class:`StoreUnavailable` when the server cannot be reached. Every
+statement, a wait for the writers' lock included, is cut at 30 s
+(``statement_timeout``), so a stuck peer cannot hold a caller indefinitely.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from controlplane.store.url import DatabaseUrl
 __all__ = ["PostgresBackend", "PgRow", "to_format_style"]
 
 WRITE_LOCK_KEY = 0x6370_6C61_6E65  # "cplane": one advisory lock for all of the store's writers
+STATEMENT_TIMEOUT_S = 30.0
 
 
 class PgRow:
@@ -121,6 +124,8 @@ class PostgresBackend:
                 application_name="controlplane",
                 row_factory=_row_factory,
             )
+            # no statement (a wait for the writers' lock included) holds a caller for long
+            self._conn.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_S * 1000)}")
         except psycopg.Error as exc:
             self._conn = None
             raise StoreUnavailable(f"database {self._shown} unreachable: {_first_line(exc)}") from exc
@@ -130,12 +135,15 @@ class PostgresBackend:
     def transaction(self) -> Iterator[_Cursor]:
         with self._lock:
             raw = self._begin()
+            committing = False
             try:
                 yield _Cursor(raw)
+                committing = True
                 raw.execute("COMMIT")
             except psycopg.OperationalError as exc:
                 _quietly(raw, "ROLLBACK")
-                raise StoreUnavailable(f"database {self._shown}: write not done: {_first_line(exc)}") from exc
+                what = "the commit's outcome is unknown" if committing else "write not done"
+                raise StoreUnavailable(f"database {self._shown}: {what}: {_first_line(exc)}") from exc
             except BaseException:
                 _quietly(raw, "ROLLBACK")
                 raise
@@ -153,6 +161,7 @@ class PostgresBackend:
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 return raw
             except psycopg.OperationalError as exc:
+                _quietly(raw, "ROLLBACK")  # a BEGIN that went through must not leave the session aborted
                 raw.close()
                 if attempt == 1 and conn.broken:
                     continue

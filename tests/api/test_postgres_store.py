@@ -210,3 +210,24 @@ def test_a_command_on_an_unreachable_store_says_so_in_one_line(capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.startswith("error: database postgresql://cp:***@127.0.0.1:") and "unreachable" in err
     assert "hunter22" not in err and "Traceback" not in err
+
+
+def test_a_writer_waiting_on_a_stuck_peer_is_cut_off(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer holding the writers' lock (a transaction that never ends) blocks a write only until
+    the statement timeout; the blocked write is refused as not done and nothing of it is stored."""
+    import psycopg
+
+    from controlplane.store import postgres
+
+    monkeypatch.setattr(postgres, "STATEMENT_TIMEOUT_S", 0.5)
+    db = Database(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as peer:
+        peer.execute("BEGIN")
+        peer.execute("SELECT pg_advisory_xact_lock(%s)", (postgres.WRITE_LOCK_KEY,))
+        with pytest.raises(StoreUnavailable, match="write not done: canceling statement due to statement timeout"):
+            PolicyRepository(db).create(_policy(), ALICE, 100.0)
+        peer.execute("ROLLBACK")
+    assert PolicyRepository(db).list() == []
+    PolicyRepository(db).create(_policy(), ALICE, 101.0)
+    assert PolicyRepository(db).get("chat").version == 1
+    db.close()
