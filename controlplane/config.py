@@ -77,6 +77,9 @@ class LoopSettings(_Section):
     state_dir: str | None = Field(
         None, description="forecast state across restarts; null: beside a SQLite database, none with PostgreSQL"
     )
+    decision_retention_days: float = Field(
+        14.0, ge=0, description="decisions older than this are deleted every hour; 0 keeps every one"
+    )
 
     @field_validator("database")
     @classmethod

@@ -224,10 +224,29 @@ def build_controller(
         tick_s=config.loop.tick_s,
         metrics_port=config.loop.metrics_port,
         metrics_addr=config.loop.metrics_addr,
-        jobs=scaling.jobs,
+        jobs=[*scaling.jobs, *_retention_jobs(config, loop)],
         tick_triggers=scaling.tick_triggers,
         on_stop=on_stop,
     )
+
+
+def _retention_jobs(config: ControllerConfig, loop: ControlLoop) -> list[tuple[str, Callable[[], Any], float]]:
+    """Hourly: delete decisions older than ``loop.decision_retention_days`` (none when 0)."""
+    days = config.loop.decision_retention_days
+    if not days > 0:
+        return []
+
+    def prune() -> None:
+        try:
+            deleted = loop.log.prune(loop.clock.now() - days * 86_400.0)
+        except Exception:
+            loop.metrics.step_errors.labels("retention").inc()
+            log.exception("could not delete old decisions")
+            return
+        if deleted:
+            log.info("deleted %d decisions older than %g days", deleted, days)
+
+    return [("decision-retention", prune, 3600.0)]
 
 
 def _leader_elector(api: Any, config: ControllerConfig) -> Any:

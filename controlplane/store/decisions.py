@@ -85,6 +85,21 @@ class DecisionLog:
         params.append(int(limit))
         return [self._record(row) for row in self.db.query(sql, params)]
 
+    def prune(self, before: float, batch: int = 5000) -> int:
+        """Delete decisions made before ``before`` (Unix s), ``batch`` rows per transaction so
+        the writers' lock is never held for long; the number deleted."""
+        deleted = 0
+        while True:
+            with self.db.transaction() as cur:
+                rows = cur.execute(
+                    "DELETE FROM decisions WHERE id IN"
+                    " (SELECT id FROM decisions WHERE at < ? ORDER BY id LIMIT ?) RETURNING id",
+                    (float(before), int(batch)),
+                ).fetchall()
+            deleted += len(rows)
+            if len(rows) < batch:
+                return deleted
+
     def get(self, record_id: int) -> DecisionRecord | None:
         row = self.db.query_one("SELECT * FROM decisions WHERE id = ?", (record_id,))
         return self._record(row) if row else None
