@@ -214,6 +214,8 @@ def build_controller(
     )
     if leadership is not None:
         loop.leadership = leadership
+        # a shared database holds the leader's decisions only (a file per replica keeps both)
+        loop.record_standby = db.dialect == "sqlite"
     if config.api.enabled:
         from controlplane.api.serve import serve_api
 

@@ -88,6 +88,9 @@ class ControlLoop:
     leadership: Leadership = field(default_factory=_Always)
     advisors: Sequence[Advisor] = ()
     on_decision: Callable[[Decision, ScaleResult | None], None] | None = None
+    # False when replicas share one store: the standby's copies would interleave with the
+    # leader's decisions; it still decides and exports them in its metrics.
+    record_standby: bool = True
     states: dict[str, DecisionState] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -153,8 +156,9 @@ class ControlLoop:
         elif not leader:
             result = ScaleResult(False, decision.current, "not the leader: decision recorded only")
         try:
-            with self.metrics.step("record"):
-                self.log.append(decision, result)
+            if leader or self.record_standby:
+                with self.metrics.step("record"):
+                    self.log.append(decision, result)
         except Exception:
             log.exception("could not record decision for %s", key)
         self.metrics.observe(decision, status, result, signals)

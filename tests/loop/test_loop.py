@@ -108,6 +108,17 @@ def test_no_patch_cases(case: str, source: FakeSource, policy_kw: dict, leader: 
         assert all(d.desired == d.current == 2 for d in decisions)
 
 
+def test_a_standby_on_a_shared_store_records_nothing() -> None:
+    actuator = ObeyingActuator(spec=2)
+    loop = _loop(FakeSource(waiting=13.0), actuator, _policy(), leadership=Leader(False))
+    loop.record_standby = False
+    decisions = _ticks(loop, 3)
+    assert [d.desired for d in decisions] == [6, 6, 6] and actuator.patches == []
+    assert loop.log.list() == []
+    text = generate_latest(loop.metrics.registry).decode()
+    assert 'controlplane_desired_replicas{policy="chat",target="ml/vllm"} 6.0' in text
+
+
 def test_missing_data_never_scales_down() -> None:
     # Quiet but no waiting series: the decider cannot tell quiet from blind, so nothing moves.
     actuator = ObeyingActuator(spec=5)
