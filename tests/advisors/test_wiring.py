@@ -33,7 +33,7 @@ def test_advisors_jobs_and_triggers_are_wired(tmp_path: Path) -> None:
         assert ForecastAdvisor in kinds and ScheduleAdvisor in kinds
         forecast = next(a for a in ctl.loop.advisors if isinstance(a, ForecastAdvisor))
         assert forecast.state_dir == (tmp_path / "forecast-state").resolve()
-        assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0)]
+        assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0), ("decision-retention", 3600.0)]
         assert ctl.tick_triggers is not None
         assert [name for name, _ in ctl.tick_triggers()] == ["prewarm:chat:business"]
     finally:
@@ -46,7 +46,7 @@ def test_started_scheduler_holds_the_fit_job_and_a_cron_tick_before_the_window(t
         sched = ctl._scheduler
         assert sched is not None
         ids = {job.id for job in sched.get_jobs()}
-        assert {"tick", "forecast-fit", "tick-triggers", "prewarm:chat:business"} <= ids
+        assert {"tick", "forecast-fit", "decision-retention", "tick-triggers", "prewarm:chat:business"} <= ids
         nxt = sched.get_job("prewarm:chat:business").next_run_time
         # 60 s start-up + 15 s tick before 08:00 Berlin time
         assert (nxt.hour, nxt.minute, nxt.second) == (7, 58, 45)
