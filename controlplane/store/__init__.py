@@ -1,7 +1,7 @@
-"""Persistence: one SQLite database (WAL) with numbered schema migrations.
+"""Persistence: one database, a SQLite file (WAL) or a PostgreSQL server, with numbered migrations.
 
-Owns: the connection, migrations, and the tables' access classes (decision log,
-and what the admin API stores). Nothing outside this package writes SQL.
+Owns: the connection and its backends, migrations, and the tables' access classes
+(decision log, and what the admin API stores). Nothing outside this package writes SQL.
 """
 
 from controlplane.store.db import Database
