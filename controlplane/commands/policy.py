@@ -1,7 +1,10 @@
 """``controlplane policy``: manage scaling policies through the admin API over HTTP.
 
 ``apply -f policy.yaml`` (create or update; several ``---`` documents allowed),
-``get NAME``, ``list``, ``history NAME``, ``rollback NAME --to N``, ``delete NAME``.
+``get NAME``, ``list``, ``history NAME``, ``rollback NAME --to N``, ``delete NAME``,
+``whatif -f candidate.yaml (--trace FILE | --last SECONDS | --start T --end T)``: the
+candidate and the stored policy of its name replayed on a trace, or on what the
+controller's Prometheus recorded of the target, side by side.
 The server is given by ``--url`` or ``CONTROLPLANE_URL`` and the bearer token by
 ``--token`` or ``CONTROLPLANE_TOKEN``. A refused policy prints the field the
 server named. Exit codes: 0 done, 1 the API refused or could not be reached,
@@ -45,6 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = ps.add_parser("delete", help="delete a policy (its history is kept)")
     d.add_argument("name")
     d.set_defaults(func=_delete)
+    w = ps.add_parser("whatif", help="replay a candidate policy (and the stored one) through the simulator")
+    w.add_argument("-f", "--file", required=True, help="the candidate policy's YAML; - for stdin")
+    src = w.add_mutually_exclusive_group(required=True)
+    src.add_argument("--trace", help="a trace file to upload (Azure/BurstGPT CSV, Mooncake JSONL)")
+    src.add_argument("--last", type=float, help="the target's last SECONDS as Prometheus recorded them")
+    src.add_argument("--start", type=float, help="a recorded window from this Unix time (with --end)")
+    w.add_argument("--end", type=float, help="end of the recorded window (Unix time; default now)")
+    w.add_argument("--step", type=int, default=15, help="recorded window: seconds per step (default 15)")
+    w.add_argument("--profile", default=None, help="replica performance profile (server default: cpu-tiny)")
+    w.set_defaults(func=_whatif)
 
 
 class ApiRefused(Exception):
@@ -185,3 +198,58 @@ def _delete(args: argparse.Namespace) -> int:
     _call(args, "DELETE", f"/v1/policies/{args.name}")
     print(f"{args.name}: deleted")
     return 0
+
+
+_FIGURES = (
+    ("TTFT within SLO", "ttft_within_slo", "{:.2%}"),
+    ("TTFT p95 s", "ttft_p95_s", "{:.3f}"),
+    ("TTFT p99 s", "ttft_p99_s", "{:.3f}"),
+    ("replica-seconds", "replica_seconds", "{:.0f}"),
+    ("GPU-hours", "gpu_hours", "{:.3f}"),
+    ("peak replicas", "peak_replicas", "{}"),
+    ("scale events", "scale_events", "{}"),
+    ("reversals", "reversals", "{}"),
+)
+
+
+@_run
+def _whatif(args: argparse.Namespace) -> int:
+    import time
+
+    import yaml
+
+    try:
+        doc = yaml.safe_load(sys.stdin.read() if args.file == "-" else open(args.file).read())  # noqa: SIM115
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"-f: cannot read a policy from {args.file}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"-f: {args.file} holds no policy")
+    trace: dict[str, Any]
+    if args.trace is not None:
+        try:
+            trace = {"content": open(args.trace).read()}  # noqa: SIM115
+        except OSError as exc:
+            raise ValueError(f"--trace: cannot read {args.trace}: {exc}") from exc
+    else:
+        end = args.end if args.end is not None else time.time()
+        start = end - args.last if args.last is not None else args.start
+        if args.last is not None and not args.last > 0:
+            raise ValueError("--last: must be a positive number of seconds")
+        trace = {"recorded": {"start": start, "end": end, "step_s": args.step}}
+    body: dict[str, Any] = {"policy": doc, "trace": trace, "compare_current": True}
+    if args.profile:
+        body["profile"] = args.profile
+    out = _call(args, "POST", "/v1/whatif", json=body).json()
+    t = out["trace"]
+    seen = f"; {t['missing_steps']} of {t['steps']} steps without data" if t.get("missing_steps") else ""
+    print(f"trace: {t['name']}, {t['requests']} requests over {t['duration_s']:.0f} s{seen}; profile {out['profile']}")
+    columns = [("candidate", out["candidate"])] + ([("stored", out["current"])] if out.get("current") else [])
+    print(f"{'':<18}" + "".join(f"{name:>12}" for name, _ in columns))
+    for label, key, fmt in _FIGURES:
+        cells = "".join(f"{_cell(fig.get(key), fmt):>12}" for _, fig in columns)
+        print(f"{label:<18}{cells}")
+    return 0
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)

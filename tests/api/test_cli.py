@@ -112,3 +112,37 @@ def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["policy", "--url", url, "--token", "x", "--timeout", "2", "list"]) == 1
     assert f"cannot reach the admin API at {url}" in capsys.readouterr().err
+
+
+def test_whatif_prints_candidate_and_stored_side_by_side(
+    cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored, candidate, trace = tmp_path / "p.yaml", tmp_path / "c.yaml", tmp_path / "t.csv"
+    stored.write_text(POLICY_YAML)
+    candidate.write_text(POLICY_YAML.replace("max_replicas: 6", "max_replicas: 6\nmin_replicas: 2"))
+    rows = ["TIMESTAMP,ContextTokens,GeneratedTokens"] + [
+        f"2023-11-16 18:{i // 60:02d}:{i % 60:02d}.000000,200,50" for i in range(0, 120, 2)
+    ]
+    trace.write_text("\n".join(rows) + "\n")
+    assert cli("apply", "-f", str(stored)) == 0
+    capsys.readouterr()
+    assert cli("whatif", "-f", str(candidate), "--trace", str(trace)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("trace: ") and "60 requests over 118 s" in lines[0]
+    assert lines[1].split() == ["candidate", "stored"]
+    rs = next(ln for ln in lines if ln.startswith("replica-seconds")).split()[1:]
+    assert float(rs[0]) > float(rs[1])  # two standing replicas cost more than one on this light load
+    assert any(ln.startswith("TTFT within SLO") for ln in lines)
+
+
+def test_whatif_on_a_recorded_window_needs_the_controller(
+    cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY_YAML)
+    # the app's clock is 1_795_521_600: a window that ended before it
+    assert cli("whatif", "-f", str(f), "--start", "1795510000", "--end", "1795520000") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: 503: a recorded window needs the controller's Prometheus source")
+    assert cli("whatif", "-f", str(f), "--last", "-5") == 2
+    assert "--last: must be a positive number" in capsys.readouterr().err
