@@ -53,8 +53,9 @@ def write_charts(rows: list[dict[str, Any]], out: Path, slo_ttft_s: float, title
 
     fig, ax = plt.subplots(figsize=(10, 4))
     for r in runs:
+        # each run's own time axis: a policy whose backlog outlasts the trace has more buckets
         ys = [v if v is not None else float("nan") for v in r["series"]["ttft_p95_s"]]
-        ax.plot(t[: len(ys)], ys, lw=0.8, marker=".", markersize=2, label=r["policy"])
+        ax.plot(_hours(r["series"]["t_s"]), ys, lw=0.8, marker=".", markersize=2, label=r["policy"])
     ax.axhline(slo_ttft_s, color="red", ls="--", lw=1.0, label=f"SLO {slo_ttft_s:g} s")
     ax.set_yscale("log")
     ax.set(xlabel="hours", ylabel="TTFT p95 (s), by arrival",

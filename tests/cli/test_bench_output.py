@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from controlplane.bench._charts import bucket_label, replicas_figure
+from controlplane.bench._charts import bucket_label, replicas_figure, write_charts
 from controlplane.cli import main
 
 
@@ -67,3 +67,14 @@ def test_each_policy_gets_a_panel_on_its_own_scale() -> None:
 )
 def test_bucket_label(step_s: float, label: str) -> None:
     assert bucket_label(step_s) == label
+
+
+def test_runs_with_series_of_different_lengths_chart(tmp_path: Path) -> None:
+    # A policy whose backlog drains after the trace ends has more buckets than the others.
+    def run(policy: str, n: int) -> dict[str, object]:
+        return {"policy": policy, "series": {"t_s": [60.0 * k for k in range(n)], "load_rps": [1.0] * n,
+                                             "replicas": [2.0] * n, "ttft_p95_s": [0.5] * (n - 1) + [None]}}
+
+    written = write_charts([run("static", 18), run("keda", 21)], tmp_path, 2.0, "uneven")
+    assert [p.name for p in written] == ["load.png", "replicas.png", "ttft_p95.png"]
+    assert all(p.stat().st_size > 5_000 for p in written)
