@@ -2,28 +2,27 @@
 
 Owns: the one console log handler (this project's loggers at the chosen level,
 libraries at warnings unless the chosen level is quieter still) and progress bars
-that draw only on a terminal, at most once a second, with log lines and
-:func:`echo` messages printed above the bar instead of glued onto it. Written to
-a file or a pipe, a bar prints nothing: a redraw per update would flood the log.
+that draw only on a terminal, at most once a second. Written to a file or a pipe,
+a bar prints nothing: a redraw per update would flood the log. Lines printed
+while a bar lives go through :func:`echo`, and commands wrap the bar's lifetime in
+``tqdm.contrib.logging.logging_redirect_tqdm()``, so log lines and messages land
+above the bar instead of glued onto it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO, Any
 
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
-__all__ = ["SERVICE_LOGGERS", "configure_logging", "progress_bar", "progress", "echo", "is_terminal"]
+__all__ = ["SERVICE_LOGGERS", "configure_logging", "progress_bar", "echo", "is_terminal"]
 
 # Loggers of this project; everything else (apscheduler, httpx, kubernetes, ...) is a library.
 SERVICE_LOGGERS = ("controlplane", "serving")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# A redraw at most this often (s): tqdm's own default of 0.1 s is ten lines a second in a log.
+# A redraw at most this often (s); tqdm's default of 0.1 s redraws ten times a second.
 BAR_INTERVAL_S = 1.0
 
 
@@ -91,17 +90,6 @@ def progress_bar(total: float | None, *, desc: str | None = None, unit: str = "i
         maxinterval=BAR_INTERVAL_S * 10,
         dynamic_ncols=True,
     )
-
-
-@contextmanager
-def progress(total: float | None, **options: Any) -> Iterator[tqdm]:  # type: ignore[type-arg]
-    """:func:`progress_bar` with console log lines printed above the bar while it lives."""
-    bar = progress_bar(total, **options)
-    try:
-        with logging_redirect_tqdm():
-            yield bar
-    finally:
-        bar.close()
 
 
 def echo(message: str) -> None:

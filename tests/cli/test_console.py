@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from controlplane import console
 
@@ -107,12 +108,14 @@ def test_log_lines_and_echo_print_above_the_bar(
     monkeypatch.setattr(sys, "stderr", tty)
     monkeypatch.setattr(sys, "stdout", tty)
     console.configure_logging("INFO")
-    with console.progress(100, unit="req") as bar:
+    with logging_redirect_tqdm():  # as the demo and loadgen commands wrap their bars
+        bar = console.progress_bar(100, unit="req")
         bar.update(10)
         bar.refresh()
         logging.getLogger("controlplane.loop").warning("scrape failed")
         console.echo("scale 1 -> 2: binding slo_ttft")
         bar.update(10)
+        bar.close()
     lines = tty.getvalue().split("\n")
     shown = [line.split("\r")[-1] for line in lines]  # what a terminal leaves on each line
     log_line = next(s for s in shown if "scrape failed" in s)
