@@ -62,10 +62,9 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from controlplane.bench._charts import write_charts
     from controlplane.capacity.profile import get_profile
+    from controlplane.console import progress_bar
     from controlplane.policy.model import load_policy_yaml
     from controlplane.sim.calibrate import static_replicas
     from controlplane.sim.compare import compare
@@ -118,13 +117,13 @@ def run(args: argparse.Namespace) -> int:
     slo = SloTargets(slo_ttft, policy.slo.itl_p95_s, policy.slo.e2e_p95_s, policy.slo.objective)
     step = max(60.0, trace.duration_s / 2000.0)
     simulated = [p for p in policies if p != "oracle"]
-    bar = tqdm(total=len(trace) * len(simulated), unit="req", unit_scale=True, desc="replay", mininterval=1.0)
+    bar = progress_bar(len(trace) * len(simulated), unit="req", unit_scale=True, desc="replay")
     done: dict[str, int] = {}
 
     def on_progress(name: str, k: int) -> None:
         bar.update(k - done.get(name, 0))
         done[name] = k
-        bar.set_postfix_str(name)
+        bar.set_postfix_str(name, refresh=False)  # drawn at the bar's next timed refresh
 
     t1 = time.perf_counter()
     result = compare(trace, policies, config, ctx, slo, series_step_s=step, on_progress=on_progress)

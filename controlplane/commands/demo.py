@@ -61,6 +61,9 @@ def demo_trace(load_seconds: float, mean_rate: float, seed: int, trace_path: str
 def _run(args: argparse.Namespace) -> int:
     import time
 
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from controlplane.console import echo
     from controlplane.loadgen.runner import run_load
     from controlplane.local.demo import DemoSettings, run_demo
     from controlplane.local.demo_report import format_summary
@@ -92,10 +95,20 @@ def _run(args: argparse.Namespace) -> int:
             {"sent_at": start + r.scheduled_s, "ok": r.ok, "ttft_s": r.ttft_s, "e2e_s": r.e2e_s} for r in records
         ]
 
-    summary = run_demo(settings, trace, drive)
+    # The controller logs and echoes from its own thread while the load's bar is drawn:
+    # both go through tqdm so a line never lands on the bar's.
+    with logging_redirect_tqdm():
+        summary = run_demo(settings, trace, drive, echo=echo)
     print()
     print(format_summary(summary))
     for line in summary["events"]:
         print("  " + line)
-    print(f"chart: {settings.out_dir / 'demo.png'}; decisions: controlplane decisions --db {settings.out_dir / 'decisions.db'}")
+    print(closing_hint(settings.out_dir))
     return 0
+
+
+def closing_hint(out_dir: Path) -> str:
+    """Where to look next: the chart, and the decisions that scaled, each with its reasons."""
+    db = out_dir / "decisions.db"
+    return (f"chart: {out_dir / 'demo.png'}\n"
+            f"why each scale event happened: controlplane decisions --db {db} --changes")

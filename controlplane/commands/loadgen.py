@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--request-timeout-s", type=float, default=120.0, help="per-request timeout (default 120)")
     p.add_argument("--allow-remote", action="store_true", help="allow targets that are not on this machine")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
     p.set_defaults(func=run)
 
 
@@ -71,24 +71,26 @@ def _trace(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
+
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from controlplane.loadgen import format_summary, run_load
 
     trace = _trace(args)
-    summary = run_load(
-        trace,
-        args.url or (),
-        targets_file=args.targets_file,
-        compress=args.compress,
-        max_requests=args.max_requests,
-        max_seconds=args.max_seconds,
-        model=args.model,
-        allow_remote=args.allow_remote,
-        max_concurrency=args.max_concurrency,
-        request_timeout_s=args.request_timeout_s,
-        max_total_tokens=args.max_total_tokens,
-        progress=not args.no_progress and sys.stderr.isatty(),
-    )
+    with logging_redirect_tqdm():
+        summary = run_load(
+            trace,
+            args.url or (),
+            targets_file=args.targets_file,
+            compress=args.compress,
+            max_requests=args.max_requests,
+            max_seconds=args.max_seconds,
+            model=args.model,
+            allow_remote=args.allow_remote,
+            max_concurrency=args.max_concurrency,
+            request_timeout_s=args.request_timeout_s,
+            max_total_tokens=args.max_total_tokens,
+            progress=not args.no_progress,
+        )
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0 if summary["ok"] > 0 else 1

@@ -12,7 +12,6 @@ Must not import: the decision core or any source/actuator; it only sends request
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,7 +123,7 @@ async def _run(
     progress: bool,
     on_record: Callable[[RequestRecord], None] | None,
 ) -> dict[str, Any]:
-    from tqdm import tqdm
+    from controlplane.console import progress_bar
 
     n = len(trace) if max_requests is None else min(len(trace), max_requests)
     limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
@@ -136,7 +135,7 @@ async def _run(
     async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
         wait_s = min(30.0, max_seconds) if max_seconds is not None else 30.0
         served = model or await _served_model(client, pool, wait_s)
-        bar = tqdm(total=n, disable=not progress, unit="req", file=sys.stderr, dynamic_ncols=True)
+        bar = progress_bar(n, unit="req", enabled=progress)
         clock = time.perf_counter
         t0 = clock()
         deadline = t0 + max_seconds if max_seconds is not None else None

@@ -104,8 +104,10 @@ class DecisionLog:
         row = self.db.query_one("SELECT * FROM decisions WHERE id = ?", (record_id,))
         return self._record(row) if row else None
 
-    def count(self) -> int:
-        row = self.db.query_one("SELECT COUNT(*) FROM decisions")
+    def count(self, target: str | None = None, only_changes: bool = False) -> int:
+        where = (["target = ?"] if target else []) + (["desired != current"] if only_changes else [])
+        sql = "SELECT COUNT(*) FROM decisions" + (" WHERE " + " AND ".join(where) if where else "")
+        row = self.db.query_one(sql, [target] if target else [])
         return int(row[0]) if row else 0
 
     @staticmethod

@@ -5,6 +5,7 @@ processes and the live loop; about a minute."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def test_demo_short_run_writes_summary_chart_and_log(tmp_path: Path, capsys: pyt
     assert rc == 0
     printed = capsys.readouterr().out
     assert "share within TTFT SLO" in printed and "replica-seconds" in printed
+    assert f"controlplane decisions --db {out / 'decisions.db'} --changes" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["requests"] > 50
     assert summary["ok"] == summary["requests"], summary
@@ -31,6 +33,7 @@ def test_demo_short_run_writes_summary_chart_and_log(tmp_path: Path, capsys: pyt
     assert rc == 0
     listed = capsys.readouterr().out
     assert "local/demo" in listed and "binding=" in listed
+    assert re.match(r"last 5 of \d+ decisions, oldest first; \d+ changed the replica count\n", listed), listed
 
 
 def test_decisions_names_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,11 +48,12 @@ def test_run_starts_min_replicas_decides_and_stops_them(tmp_path: Path) -> None:
     }
     (tmp_path / "controller.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    run_log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlplane", "run", "--config", str(tmp_path / "controller.yaml"),
          "--policies", str(tmp_path / "policy.yaml")],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=run_log,
     )
     targets_file = work / "targets" / "box.json"
     try:
@@ -74,8 +75,13 @@ def test_run_starts_min_replicas_decides_and_stops_them(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+            run_log.close()
             prom.stop()
     assert proc.returncode == 0
+    log_text = (tmp_path / "run.log").read_text()
+    assert f"loaded {tmp_path / 'controller.yaml'}; decisions in {tmp_path / 'cp.db'}; admin API off;" in log_text
+    assert f"1 policy from {tmp_path / 'policy.yaml'}: box" in log_text
+    assert "apscheduler" not in log_text, "library INFO lines at the service's INFO level"
     # The controller stopped the replica it started.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://{replicas[0]}/health", timeout=1.0)
