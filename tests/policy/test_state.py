@@ -31,11 +31,31 @@ SCRIPT = (
 )
 
 
-def test_decisions_are_deterministic() -> None:
-    first, s1 = _replay(SCRIPT, DecisionState())
-    second, s2 = _replay(SCRIPT, DecisionState())
-    assert first == second
-    assert s1 == s2
+def test_decisions_read_no_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Time comes in as `now` only: with the process clock far in the future (and monotonic
+    # time broken) the same script gives the same decisions and state.
+    straight, end_straight = _replay(SCRIPT, DecisionState())
+    monkeypatch.setattr("time.time", lambda: 4_000_000_000.0)
+    monkeypatch.setattr("time.monotonic", lambda: -1.0)
+    shifted, end_shifted = _replay(SCRIPT, DecisionState())
+    assert shifted == straight and end_shifted == end_straight
+
+
+def test_carried_state_changes_later_decisions() -> None:
+    # What the state carries decides the quiet tail: with the burst's history the decider knows
+    # when its down-stabilization window closes and steps down then; a fresh state knows nothing
+    # and holds for the whole 300 s cautious start. A state that carried nothing would give equal runs.
+    script = SCRIPT + steady(15, 600, QUIET, 5)
+    straight, _ = _replay(script, DecisionState())
+    tail = next(i for i, t in enumerate(script) if t.at >= -85)
+    fresh, _ = _replay(script[tail:], DecisionState())
+
+    def first_step_down(decisions: list[dict]) -> float:
+        return next(t.at for t, d in zip(script[tail:], decisions, strict=True) if d["desired"] < 5)
+
+    carried_at, fresh_at = first_step_down(straight[tail:]), first_step_down(fresh)
+    assert fresh_at >= -85 + 300 - 15
+    assert carried_at < fresh_at
 
 
 def test_state_round_trips_through_json_mid_run() -> None:
