@@ -29,6 +29,7 @@ from controlplane.forecast.base import (
     NotApplicable,
     QuantileForecaster,
     StateModel,
+    restore_state,
     validation_slots,
 )
 from controlplane.forecast.budget import FitBudget
@@ -85,9 +86,7 @@ class Ensemble(QuantileForecaster):
         return {"members": [m.to_state() for m in self.members]}
 
     def _restore_model(self, d: dict[str, Any]) -> None:
-        from controlplane.forecast.registry import from_state
-
-        self.members = [from_state(m) for m in d["members"]]
+        self.members = [restore_state(m) for m in d["members"]]
 
 
 class AutoForecaster(QuantileForecaster):
@@ -213,6 +212,4 @@ class AutoForecaster(QuantileForecaster):
         return {"chosen": self._chosen().to_state()}
 
     def _restore_model(self, d: dict[str, Any]) -> None:
-        from controlplane.forecast.registry import from_state
-
-        self.chosen = from_state(d["chosen"])
+        self.chosen = restore_state(d["chosen"])
