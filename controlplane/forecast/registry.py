@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from controlplane.forecast.base import QuantileForecaster, restore_state
-from controlplane.forecast.ets import STLETS, HoltWinters
+from controlplane.forecast.ets import MSTLETS, STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.profile import ProfileLevel
 from controlplane.forecast.reverting import MeanReverting
 from controlplane.forecast.selector import AutoForecaster
 
@@ -26,6 +27,8 @@ FORECASTERS: dict[str, Callable[..., QuantileForecaster]] = {
     "mean_reverting": lambda **kw: MeanReverting(**kw),
     "holt_winters_daily": lambda **kw: HoltWinters(season_s=DAY_S, **kw),
     "stl_ets_daily": lambda **kw: STLETS(season_s=DAY_S, **kw),
+    "profile_level": lambda **kw: ProfileLevel(**kw),
+    "mstl_ets": lambda **kw: MSTLETS(**kw),
     "auto": lambda **kw: AutoForecaster(**kw),
 }
 
