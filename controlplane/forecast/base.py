@@ -330,15 +330,12 @@ class StateModel(QuantileForecaster):
         ks = np.asarray(steps, dtype=np.int64)
         tail = values[split:]
         n_orig = len(tail) + 1
-        fc = np.full((n_orig, len(ks)), np.nan)
         act = np.full((n_orig, len(ks)), np.nan)
         for i in range(n_orig):
-            fc[i] = self._forecast(state, params, ks)
             target = i + ks - 1
             inside = target < len(tail)
             act[i, inside] = tail[target[inside]]
-            if i < len(tail):
-                self._update(state, params, float(tail[i]))
+        fc = self._walk(state, params, tail, ks)
         self.step_s = step
         self.t_last = grid.t_last
         self._fit = _Fit(params, state)
@@ -355,17 +352,21 @@ class StateModel(QuantileForecaster):
         }
         return Backtest(steps, fc, act)
 
+    def _walk(self, state: dict[str, Any], params: dict[str, Any], tail: np.ndarray, ks: np.ndarray) -> np.ndarray:
+        """Forecasts [origin, k] from the state and after each slot of ``tail``; ``state`` ends past ``tail``."""
+        fc = np.full((len(tail) + 1, len(ks)), np.nan)
+        for i in range(len(tail) + 1):
+            fc[i] = self._forecast(state, params, ks)
+            if i < len(tail):
+                self._update(state, params, float(tail[i]))
+        return fc
+
     # -- forecasting ---------------------------------------------------------------------------
     def _points(self, ks: np.ndarray) -> np.ndarray:
         return self._forecast(self._fit.state, self._fit.params, ks)
 
     def _path(self, values: np.ndarray, ks: np.ndarray) -> np.ndarray:
-        state = copy.deepcopy(self._fit.state)
-        out = np.empty((len(values), len(ks)))
-        for i, v in enumerate(values):
-            self._update(state, self._fit.params, float(v))
-            out[i] = self._forecast(state, self._fit.params, ks)
-        return out
+        return self._walk(copy.deepcopy(self._fit.state), self._fit.params, values, ks)[1:]
 
     def _advanced(self, values: np.ndarray) -> StateModel:
         new = copy.copy(self)

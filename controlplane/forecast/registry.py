@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controlplane.forecast.base import QuantileForecaster, restore_state
+from controlplane.forecast.boosted import BoostedQuantile
 from controlplane.forecast.ets import MSTLETS, STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
 from controlplane.forecast.profile import ProfileLevel
@@ -29,6 +30,7 @@ FORECASTERS: dict[str, Callable[..., QuantileForecaster]] = {
     "stl_ets_daily": lambda **kw: STLETS(season_s=DAY_S, **kw),
     "profile_level": lambda **kw: ProfileLevel(**kw),
     "mstl_ets": lambda **kw: MSTLETS(**kw),
+    "boosted_quantile": lambda **kw: BoostedQuantile(**kw),
     "auto": lambda **kw: AutoForecaster(**kw),
 }
 
