@@ -21,6 +21,7 @@ __all__ = ["register", "parse_duration"]
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _BASELINES = ("last_value", "seasonal_naive_daily", "seasonal_naive_weekly")
 _DEFAULT_FORECASTERS = ("last_value", "seasonal_naive_daily", "seasonal_naive_weekly", "mean_reverting", "holt_damped",
+                        "profile_level", "mstl_ets", "boosted_quantile",
                         "holt_winters_daily", "stl_ets_daily", "auto")
 
 

@@ -32,9 +32,9 @@ from controlplane.forecast.base import (
     restore_state,
     validation_slots,
 )
+from controlplane.forecast.boosted import BoostedQuantile
 from controlplane.forecast.budget import FitBudget
 from controlplane.forecast.calibration import ResidualQuantiles, band_shift
-from controlplane.forecast.boosted import BoostedQuantile
 from controlplane.forecast.ets import MSTLETS, STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
 from controlplane.forecast.profile import ProfileLevel
