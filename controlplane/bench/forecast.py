@@ -4,7 +4,9 @@ Loads a series (ServeGen per-window rates summed over clients, an Azure-style
 request trace bucketed to a rate, or a ``t,value`` CSV), fits every forecaster
 on the training span, forecasts each horizon from every origin in the test
 span, and prints per horizon: MAE, MASE (against the in-sample seasonal naive
-error, season named in the output), pinball loss at p50 and p90 and the p90
+error, season named in the output), the ratio of the MAE to the best naive
+baseline at that horizon (the lower MAE of last value and seasonal naive on the
+same test span; both are always run), pinball loss at p50 and p90 and the p90
 coverage. Writes ``DIR/forecast.json`` and ``DIR/forecast.png`` (bands against
 actuals). Heavy imports happen inside ``run``.
 """
@@ -17,7 +19,9 @@ import re
 __all__ = ["register", "parse_duration"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_BASELINES = ("last_value", "seasonal_naive_daily", "seasonal_naive_weekly")
 _DEFAULT_FORECASTERS = ("last_value", "seasonal_naive_daily", "seasonal_naive_weekly", "mean_reverting", "holt_damped",
+                        "profile_level", "mstl_ets", "boosted_quantile",
                         "holt_winters_daily", "stl_ets_daily", "auto")
 
 
@@ -136,6 +140,35 @@ def _hlabel(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _ratio(value: float, best: float) -> float:
+    import math
+
+    return value / best if math.isfinite(value) and math.isfinite(best) and best > 0 else math.nan
+
+
+def _json_num(v: float) -> float | None:
+    import math
+
+    return round(v, 6) if math.isfinite(v) else None
+
+
+def _best_naive(results, n_horizons: int) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+    """Per horizon, the baseline with the lower test MAE: (name, MAE); ("-", NaN) when none scored."""
+    import math
+
+    out = []
+    for j in range(n_horizons):
+        best = ("-", math.nan)
+        for name in _BASELINES:
+            ev = results[name][0] if name in results else None
+            if ev is None or ev.error or not math.isfinite(ev.scores[j].mae):
+                continue
+            if not math.isfinite(best[1]) or ev.scores[j].mae < best[1]:
+                best = (name, ev.scores[j].mae)
+        out.append(best)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import math
@@ -165,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         if name not in FORECASTERS:
             raise ValueError(f"--forecasters: unknown {name!r}; known: {', '.join(FORECASTERS)}")
+    names += [b for b in _BASELINES if b not in names]  # the yardstick of ratio_to_best_naive
     budget_s = parse_duration(args.budget, "--budget")
     refit = None if args.refit_every is None else max(1, int(round(parse_duration(args.refit_every, "--refit-every") / step)))
     train_vals = grid.values[:n_train]
@@ -195,8 +229,9 @@ def run(args: argparse.Namespace) -> int:
         ev = rolling_evaluation(name, factory, grid, n_train, horizons, scale, refit)
         results[name] = (ev, clock.monotonic() - t0)
 
+    best_naive = _best_naive(results, len(horizons))
     print()
-    head = f"{'forecaster':<24}{'MAE':>9}{'MASE':>9}{'pin50':>9}{'pin90':>9}{'cov90':>9}{'n':>7}"
+    head = f"{'forecaster':<24}{'MAE':>9}{'MASE':>9}{'vs naive':>9}{'pin50':>9}{'pin90':>9}{'cov90':>9}{'n':>7}"
     for j, h in enumerate(horizons):
         print(f"horizon {_hlabel(h)}  ({unit})")
         print(head)
@@ -205,8 +240,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name:<24}  n/a: {ev.error[:90]}")
                 continue
             s = ev.scores[j]
-            print(f"{name:<24}{_fmt(s.mae)}{_fmt(s.mase)}{_fmt(s.pinball_p50)}{_fmt(s.pinball_p90)}"
+            print(f"{name:<24}{_fmt(s.mae)}{_fmt(s.mase)}{_fmt(_ratio(s.mae, best_naive[j][1]))}{_fmt(s.pinball_p50)}{_fmt(s.pinball_p90)}"
                   f"{_fmt(s.coverage_p90)}{s.n:>7}")
+        print(f"  best naive at {_hlabel(h)}: {best_naive[j][0]} (MAE {_fmt(best_naive[j][1], 0).strip()})")
         print()
     for name, (ev, secs) in results.items():
         if ev.error:
@@ -221,10 +257,13 @@ def run(args: argparse.Namespace) -> int:
     doc = {
         "series": source, "format": fmt, "unit": unit, "step_s": step, "slots": n, "missing": grid.n_missing,
         "train_slots": n_train, "test_slots": n - n_train, "horizons_s": horizons, "refit_every_slots": refit,
+        "best_naive": [{"horizon_s": h, "forecaster": best_naive[j][0], "mae": _json_num(best_naive[j][1])}
+                       for j, h in enumerate(horizons)],
         "mase": {"season_slots": m, "season": season_txt, "scale": None if not math.isfinite(scale) else scale},
         "forecasters": {
             name: {"error": ev.error, "wall_s": round(secs, 3), "fit_reports": ev.reports,
-                   "scores": [s.to_dict() for s in ev.scores]}
+                   "scores": [s.to_dict() for s in ev.scores],
+                   "ratio_to_best_naive": [_json_num(_ratio(s.mae, best_naive[j][1])) for j, s in enumerate(ev.scores)]}
             for name, (ev, secs) in results.items()
         },
     }

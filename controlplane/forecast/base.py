@@ -33,7 +33,29 @@ from controlplane.forecast.calibration import MIN_ERRORS, ResidualQuantiles, ban
 from controlplane.forecast.series import Grid, regularize
 
 __all__ = ["QuantileForecaster", "StateModel", "Backtest", "NotApplicable", "encode_array", "decode_array",
-           "validation_slots"]
+           "validation_slots", "restore_state"]
+
+# Every forecaster class by its class name, filled as the classes are defined, so that a
+# composite model (ensemble, auto selector) restores its members without importing the
+# registry that imports it.
+_CLASSES: dict[str, type[QuantileForecaster]] = {}
+
+
+def restore_state(state: dict[str, Any]) -> QuantileForecaster:
+    """Rebuild a fitted forecaster from :meth:`QuantileForecaster.to_state` output.
+
+    The class must have been imported (``controlplane.forecast.registry`` imports them all).
+    """
+    if not isinstance(state, dict):
+        raise ValueError("state: expected a mapping")
+    if state.get("version") != 1:
+        raise ValueError(f"state.version: unsupported {state.get('version')!r}")
+    cls = _CLASSES.get(str(state.get("class")))
+    if cls is None:
+        raise ValueError(f"state.class: unknown {state.get('class')!r}")
+    obj = cls(**dict(state.get("config") or {}))
+    obj._restore(state)
+    return obj
 
 
 def validation_slots(n: int, fraction: float, max_horizon_s: float, step_s: float) -> int:
@@ -87,6 +109,11 @@ class QuantileForecaster:
     """Quantile forecasts of a rate series on a regular grid; see the module docstring."""
 
     name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            _CLASSES[cls.__name__] = cls
 
     def __init__(self, *, step_s: float | None = None, max_horizon_s: float = 6 * 3600.0) -> None:
         if step_s is not None and not step_s > 0:
@@ -207,7 +234,7 @@ class QuantileForecaster:
         return origins, out
 
     def to_state(self) -> dict[str, Any]:
-        """A JSON-safe snapshot; ``controlplane.forecast.registry.from_state`` restores it."""
+        """A JSON-safe snapshot; :func:`restore_state` (or the registry's ``from_state``) restores it."""
         self._require_fitted()
         return {
             "class": type(self).__name__,
@@ -303,15 +330,12 @@ class StateModel(QuantileForecaster):
         ks = np.asarray(steps, dtype=np.int64)
         tail = values[split:]
         n_orig = len(tail) + 1
-        fc = np.full((n_orig, len(ks)), np.nan)
         act = np.full((n_orig, len(ks)), np.nan)
         for i in range(n_orig):
-            fc[i] = self._forecast(state, params, ks)
             target = i + ks - 1
             inside = target < len(tail)
             act[i, inside] = tail[target[inside]]
-            if i < len(tail):
-                self._update(state, params, float(tail[i]))
+        fc = self._walk(state, params, tail, ks)
         self.step_s = step
         self.t_last = grid.t_last
         self._fit = _Fit(params, state)
@@ -328,17 +352,21 @@ class StateModel(QuantileForecaster):
         }
         return Backtest(steps, fc, act)
 
+    def _walk(self, state: dict[str, Any], params: dict[str, Any], tail: np.ndarray, ks: np.ndarray) -> np.ndarray:
+        """Forecasts [origin, k] from the state and after each slot of ``tail``; ``state`` ends past ``tail``."""
+        fc = np.full((len(tail) + 1, len(ks)), np.nan)
+        for i in range(len(tail) + 1):
+            fc[i] = self._forecast(state, params, ks)
+            if i < len(tail):
+                self._update(state, params, float(tail[i]))
+        return fc
+
     # -- forecasting ---------------------------------------------------------------------------
     def _points(self, ks: np.ndarray) -> np.ndarray:
         return self._forecast(self._fit.state, self._fit.params, ks)
 
     def _path(self, values: np.ndarray, ks: np.ndarray) -> np.ndarray:
-        state = copy.deepcopy(self._fit.state)
-        out = np.empty((len(values), len(ks)))
-        for i, v in enumerate(values):
-            self._update(state, self._fit.params, float(v))
-            out[i] = self._forecast(state, self._fit.params, ks)
-        return out
+        return self._walk(copy.deepcopy(self._fit.state), self._fit.params, values, ks)[1:]
 
     def _advanced(self, values: np.ndarray) -> StateModel:
         new = copy.copy(self)

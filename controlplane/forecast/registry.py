@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from controlplane.forecast.base import QuantileForecaster
-from controlplane.forecast.ets import STLETS, HoltWinters
+from controlplane.forecast.base import QuantileForecaster, restore_state
+from controlplane.forecast.boosted import BoostedQuantile
+from controlplane.forecast.ets import MSTLETS, STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.profile import ProfileLevel
 from controlplane.forecast.reverting import MeanReverting
-from controlplane.forecast.selector import AutoForecaster, Ensemble
+from controlplane.forecast.selector import AutoForecaster
 
 __all__ = ["FORECASTERS", "make_forecaster", "from_state"]
 
@@ -26,13 +28,11 @@ FORECASTERS: dict[str, Callable[..., QuantileForecaster]] = {
     "mean_reverting": lambda **kw: MeanReverting(**kw),
     "holt_winters_daily": lambda **kw: HoltWinters(season_s=DAY_S, **kw),
     "stl_ets_daily": lambda **kw: STLETS(season_s=DAY_S, **kw),
+    "profile_level": lambda **kw: ProfileLevel(**kw),
+    "mstl_ets": lambda **kw: MSTLETS(**kw),
+    "boosted_quantile": lambda **kw: BoostedQuantile(**kw),
     "auto": lambda **kw: AutoForecaster(**kw),
 }
-
-_CLASSES: dict[str, type[QuantileForecaster]] = {
-    c.__name__: c for c in (LastValue, SeasonalNaive, HoltWinters, STLETS, MeanReverting, AutoForecaster, Ensemble)
-}
-
 
 def make_forecaster(name: str, **kwargs: Any) -> QuantileForecaster:
     try:
@@ -43,14 +43,5 @@ def make_forecaster(name: str, **kwargs: Any) -> QuantileForecaster:
 
 
 def from_state(state: dict[str, Any]) -> QuantileForecaster:
-    """Rebuild a fitted forecaster from :meth:`QuantileForecaster.to_state` output."""
-    if not isinstance(state, dict):
-        raise ValueError("state: expected a mapping")
-    if state.get("version") != 1:
-        raise ValueError(f"state.version: unsupported {state.get('version')!r}")
-    cls = _CLASSES.get(str(state.get("class")))
-    if cls is None:
-        raise ValueError(f"state.class: unknown {state.get('class')!r}")
-    obj = cls(**dict(state.get("config") or {}))
-    obj._restore(state)
-    return obj
+    """Rebuild a fitted forecaster from :meth:`QuantileForecaster.to_state` output (any class above)."""
+    return restore_state(state)

@@ -29,12 +29,15 @@ from controlplane.forecast.base import (
     NotApplicable,
     QuantileForecaster,
     StateModel,
+    restore_state,
     validation_slots,
 )
+from controlplane.forecast.boosted import BoostedQuantile
 from controlplane.forecast.budget import FitBudget
 from controlplane.forecast.calibration import ResidualQuantiles, band_shift
-from controlplane.forecast.ets import STLETS, HoltWinters
+from controlplane.forecast.ets import MSTLETS, STLETS, HoltWinters
 from controlplane.forecast.naive import DAY_S, WEEK_S, LastValue, SeasonalNaive
+from controlplane.forecast.profile import ProfileLevel
 from controlplane.forecast.reverting import MeanReverting
 from controlplane.forecast.series import regularize
 
@@ -46,10 +49,16 @@ def default_candidates(seasons_s: Sequence[float], **kw: Any) -> list[StateModel
     out: list[StateModel] = [LastValue(**kw)]
     out += [SeasonalNaive(season_s=s, **kw) for s in seasons_s]
     out.append(MeanReverting(**kw))
+    out += [ProfileLevel(season_s=s, **kw) for s in seasons_s if s == DAY_S]
     out.append(HoltWinters(season_s=None, **kw))
     for s in seasons_s:
         out += [STLETS(season_s=s, **kw), HoltWinters(season_s=s, **kw)]
+    out.append(MSTLETS(seasons_s=tuple(seasons_s), **kw))
+    out.append(BoostedQuantile(**kw))
     return out
+
+
+_MEMBERS = 3  # the combination mixes the three best candidates
 
 
 def _mae(bt: Backtest) -> float:
@@ -58,22 +67,64 @@ def _mae(bt: Backtest) -> float:
     return float(np.mean(per_step)) if per_step else math.inf
 
 
+_WEIGHT_GRID = 4  # member weights in quarters
+
+
+def _simplex(n: int, parts: int) -> list[tuple[float, ...]]:
+    """Every ``n``-member weight vector in steps of ``1 / parts`` that sums to 1."""
+    import itertools
+
+    return [tuple(c / parts for c in combo) for combo in itertools.product(range(parts + 1), repeat=n)
+            if sum(combo) == parts]
+
+
+def combination_weights(backtests: Sequence[Backtest]) -> np.ndarray:
+    """Per backtest step, the convex weights (in quarters) with the lowest MAE: [step, member]."""
+    grid = _simplex(len(backtests), _WEIGHT_GRID)
+    act = backtests[0].actuals
+    out = np.zeros((len(backtests[0].steps), len(backtests)))
+    for j in range(len(backtests[0].steps)):
+        cols = np.vstack([bt.forecasts[:, j] for bt in backtests])
+        ok = np.isfinite(act[:, j]) & np.all(np.isfinite(cols), axis=0)
+        if not ok.any():
+            out[j] = 1.0 / len(backtests)
+            continue
+        errs = [float(np.mean(np.abs(np.asarray(w) @ cols[:, ok] - act[ok, j]))) for w in grid]
+        out[j] = grid[int(np.argmin(errs))]
+    return out
+
+
 class Ensemble(QuantileForecaster):
-    """Mean of its members' point forecasts; bands from its own backtest errors."""
+    """A weighted mean of its members' point forecasts, the weights per horizon (chosen on the
+    backtest by :func:`combination_weights`; equal when none are given); bands from its own backtest errors."""
 
     name = "ensemble"
 
-    def __init__(self, members: Sequence[QuantileForecaster] = (), **kwargs: Any) -> None:
+    def __init__(self, members: Sequence[QuantileForecaster] = (), weights: np.ndarray | None = None,
+                 steps: Sequence[int] = (1,), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.members = list(members)
+        self.steps = tuple(int(k) for k in steps)
+        n = max(1, len(self.members))
+        self.weights = (np.full((len(self.steps), n), 1.0 / n) if weights is None
+                        else np.asarray(weights, dtype=float))
         if self.members:
             self.t_last, self.step_s = self.members[0].t_last, self.members[0].step_s
 
+    def _w(self, ks: np.ndarray) -> np.ndarray:
+        """[k, member] weights, linear between the backtest steps."""
+        kf = np.asarray(ks, dtype=float)
+        sf = np.asarray(self.steps, dtype=float)
+        return np.vstack([np.interp(kf, sf, self.weights[:, i]) for i in range(self.weights.shape[1])]).T
+
     def _points(self, ks: np.ndarray) -> np.ndarray:
-        return np.mean([m._points(ks) for m in self.members], axis=0)
+        pts = np.vstack([m._points(ks) for m in self.members])  # [member, k]
+        return np.sum(self._w(ks) * pts.T, axis=1)
 
     def _path(self, values: np.ndarray, ks: np.ndarray) -> np.ndarray:
-        return np.mean([m._path(values, ks) for m in self.members], axis=0)
+        paths = [m._path(values, ks) for m in self.members]  # each [origin, k]
+        w = self._w(ks)
+        return np.sum([p * w[:, i][None, :] for i, p in enumerate(paths)], axis=0)
 
     def _advanced(self, values: np.ndarray) -> Ensemble:
         new = copy.copy(self)
@@ -82,12 +133,15 @@ class Ensemble(QuantileForecaster):
         return new
 
     def _model_state(self) -> dict[str, Any]:
-        return {"members": [m.to_state() for m in self.members]}
+        return {"members": [m.to_state() for m in self.members], "steps": list(self.steps),
+                "weights": [[float(v) for v in row] for row in self.weights]}
 
     def _restore_model(self, d: dict[str, Any]) -> None:
-        from controlplane.forecast.registry import from_state
-
-        self.members = [from_state(m) for m in d["members"]]
+        self.members = [restore_state(m) for m in d["members"]]
+        n = len(self.members)
+        self.steps = tuple(int(k) for k in d.get("steps", (1,)))
+        self.weights = (np.asarray(d["weights"], dtype=float) if "weights" in d
+                        else np.full((len(self.steps), n), 1.0 / n))
 
 
 class AutoForecaster(QuantileForecaster):
@@ -164,16 +218,30 @@ class AutoForecaster(QuantileForecaster):
         fitted.sort(key=lambda r: r[0])
         best_score, best, _ = fitted[0]
         chosen: QuantileForecaster = best
-        if self.ensemble and len(fitted) >= 2 and math.isfinite(fitted[1][0]):
-            (_, a, bt_a), (_, b, bt_b) = fitted[0], fitted[1]
-            bt = Backtest(bt_a.steps, (bt_a.forecasts + bt_b.forecasts) / 2.0, bt_a.actuals)
-            ens_score = _mae(bt)
-            scores["ensemble"] = ens_score
-            if ens_score < best_score:
-                ens = Ensemble([a, b], step_s=grid.step_s, max_horizon_s=self.max_horizon_s)
+        top = [r for r in fitted[:_MEMBERS] if math.isfinite(r[0])]
+        if self.ensemble and len(top) >= 2:
+            # per horizon weights chosen on the first half of the backtest origins, scored on the second
+            # half, so the combination competes with the single models on errors it was not fitted to
+            half = [Backtest(r[2].steps, r[2].forecasts[: len(r[2].forecasts) // 2],
+                             r[2].actuals[: len(r[2].actuals) // 2]) for r in top]
+            w_half = combination_weights(half)
+            late = slice(len(top[0][2].forecasts) // 2, None)
+            comb_late = np.einsum("sm,mos->os", w_half, np.stack([r[2].forecasts[late] for r in top]))
+            late_scores = [_mae(Backtest(r[2].steps, r[2].forecasts[late], r[2].actuals[late])) for r in top]
+            ens_late = _mae(Backtest(top[0][2].steps, comb_late, top[0][2].actuals[late]))
+            weights = combination_weights([r[2] for r in top])
+            fc = np.einsum("sm,mos->os", weights, np.stack([r[2].forecasts for r in top]))
+            bt = Backtest(top[0][2].steps, fc, top[0][2].actuals)
+            scores["ensemble"] = _mae(bt)
+            if ens_late < min(late_scores):
+                members = [r[1] for r in top]
+                ens = Ensemble(members, weights=weights, steps=bt.steps, step_s=grid.step_s,
+                               max_horizon_s=self.max_horizon_s)
                 ens.residuals = ResidualQuantiles.from_backtest(bt.steps, bt.forecasts, bt.actuals,
                                                                 band_shift(grid.values[:split]))
-                ens.report = {"model": "ensemble", "members": [a.name, b.name]}
+                ens.report = {"model": "ensemble", "members": [m.name for m in members],
+                              "weights": {str(k): [round(float(v), 3) for v in row]
+                                          for k, row in zip(bt.steps, weights, strict=True)}}
                 chosen = ens
         self.chosen = chosen
         self.step_s, self.t_last, self.residuals = grid.step_s, grid.t_last, chosen.residuals
@@ -213,6 +281,4 @@ class AutoForecaster(QuantileForecaster):
         return {"chosen": self._chosen().to_state()}
 
     def _restore_model(self, d: dict[str, Any]) -> None:
-        from controlplane.forecast.registry import from_state
-
-        self.chosen = from_state(d["chosen"])
+        self.chosen = restore_state(d["chosen"])

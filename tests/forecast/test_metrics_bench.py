@@ -74,10 +74,33 @@ def test_bench_forecast_on_a_small_csv(tmp_path: Path, capsys: pytest.CaptureFix
     assert "season 1d (144 slots)" in text and "horizon 2h" in text
     doc = json.loads((out / "forecast.json").read_text())
     assert doc["train_slots"] == 432 and doc["test_slots"] == 144
-    scores = {k: v["scores"][1]["mase"] for k, v in doc["forecasters"].items()}
+    scores = {k: v["scores"][1]["mase"] for k, v in doc["forecasters"].items() if not v["error"]}
     # two hours ahead on a daily sine: the seasonal models beat last value by far
     assert scores["holt_winters_daily"] < 0.5 * scores["last_value"]
     assert (out / "forecast.png").stat().st_size > 10_000
+
+
+def test_bench_forecast_ratio_to_best_naive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a daily sine on a random walk: last value wins 10 min ahead (the walk moves ~5 a slot, the
+    # sine ~4), seasonal naive 6 h ahead (the sine moves ~90, the walk's day-old error is ~48)
+    t, y = periodic(days=4)
+    y = y + 300.0 + np.cumsum(np.random.default_rng(3).normal(0.0, 5.0, len(y)))
+    series = tmp_path / "rate.csv"
+    series.write_text("t,value\n" + "".join(f"{a:.0f},{b:.3f}\n" for a, b in zip(t, y, strict=True)))
+    out = tmp_path / "out"
+    assert main(["bench", "forecast", "--series", str(series), "--train", "3d", "--horizon", "10m,6h",
+                 "--forecasters", "mean_reverting", "--out", str(out)]) == 0
+    assert "best naive at 6h: seasonal_naive_daily" in capsys.readouterr().out
+    doc = json.loads((out / "forecast.json").read_text())
+    fc = doc["forecasters"]
+    assert {"last_value", "seasonal_naive_daily", "mean_reverting"} <= set(fc)  # baselines always run
+    assert [b["forecaster"] for b in doc["best_naive"]] == ["last_value", "seasonal_naive_daily"]
+    for j in range(2):
+        best = min(fc[b]["scores"][j]["mae"] for b in ("last_value", "seasonal_naive_daily", "seasonal_naive_weekly")
+                   if not fc[b]["error"])
+        assert fc["mean_reverting"]["ratio_to_best_naive"][j] == pytest.approx(fc["mean_reverting"]["scores"][j]["mae"] / best,
+                                                                              rel=1e-5)
+        assert min(fc[b]["ratio_to_best_naive"][j] for b in ("last_value", "seasonal_naive_daily")) == pytest.approx(1.0)
 
 
 def test_bench_forecast_rejects_unknown_forecaster(tmp_path: Path) -> None:

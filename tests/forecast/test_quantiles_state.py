@@ -109,3 +109,36 @@ def test_slot_swaps_whole_fitted_forecasters_only() -> None:
         slot.swap(LastValue())
     again = ForecastSlot.from_state(json.loads(json.dumps(slot.to_state())))
     assert again.current() is not None and again.current().t_last == 180  # type: ignore[union-attr]
+
+
+def test_no_forecast_module_below_the_registry_imports_it() -> None:
+    # the registry imports every model; a model (the selector, the ensemble) that imported the
+    # registry back, even inside a function, would be an import cycle
+    import ast
+    from pathlib import Path
+
+    import controlplane.forecast as pkg
+
+    root = Path(pkg.__file__).parent
+    offenders = []
+    for path in sorted(root.glob("*.py")):
+        if path.name in ("registry.py", "slot.py", "__init__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name}: {m}" for m in mods if m.endswith("forecast.registry")]
+    assert not offenders
+
+
+def test_auto_state_restores_through_the_base_module() -> None:
+    from controlplane.forecast.base import restore_state
+
+    t, y = periodic(days=3, noise=3.0, seed=2)
+    auto = make_forecaster("auto", max_horizon_s=3600.0)
+    auto.fit(t, y)
+    back = restore_state(json.loads(json.dumps(auto.to_state())))
+    want = auto.predict(float(t[-1]), [600.0, 3600.0], [0.5, 0.9])
+    got = back.predict(float(t[-1]), [600.0, 3600.0], [0.5, 0.9])
+    for q in (0.5, 0.9):
+        assert got[q] == pytest.approx(want[q], rel=1e-5)

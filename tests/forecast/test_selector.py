@@ -82,7 +82,8 @@ def test_selector_picks_a_seasonal_model_on_a_seasonal_series() -> None:
     auto.fit(t, y)
     rep = auto.report
     assert rep["validation_mae"]["last_value"] > 3 * rep["validation_mae"]["seasonal_naive_daily"]
-    assert any(s in rep["chosen"] for s in ("holt_winters", "stl_ets", "seasonal_naive"))
+    assert any(s in rep["chosen"] for s in ("holt_winters", "stl_ets", "seasonal_naive", "profile_level", "mstl_ets",
+                                            "boosted_quantile"))
     assert "last_value" not in rep["chosen"]
 
 
@@ -96,11 +97,28 @@ def test_seasons_longer_than_the_history_are_skipped_with_a_reason() -> None:
     skipped = auto.report["skipped"]
     assert {"seasonal_naive_daily", "seasonal_naive_weekly", "holt_winters_daily", "stl_ets_daily"} <= set(skipped)
     assert "needs 2880 slots" in skipped["seasonal_naive_daily"]
-    assert auto.report["chosen"] in ("last_value", "holt_damped", "ensemble(holt_damped, last_value)",
-                                     "ensemble(last_value, holt_damped)")
+    assert "profile_level" in skipped and "mstl_ets" in skipped
+    chosen = auto.report["chosen"]
+    assert not any(s in chosen for s in ("seasonal", "daily", "weekly", "profile", "mstl"))
 
 
 def test_nothing_fittable_is_an_error_naming_y() -> None:
     auto = AutoForecaster(candidates=lambda: [SeasonalNaive()])
     with pytest.raises(ValueError, match="^y: no forecaster could be fitted"):
         auto.fit([60.0, 120.0, 180.0], [1.0, 2.0, 3.0])
+
+
+def test_combination_weights_pick_the_right_member_per_horizon() -> None:
+    from controlplane.forecast.base import Backtest
+    from controlplane.forecast.selector import combination_weights
+
+    rng = np.random.default_rng(3)
+    act = rng.normal(100, 10, (50, 2))
+    good_short = act + np.column_stack([np.zeros(50), rng.normal(0, 5, 50)])
+    good_long = act + np.column_stack([rng.normal(0, 5, 50), np.zeros(50)])
+    w = combination_weights([Backtest((1, 6), good_short, act), Backtest((1, 6), good_long, act)])
+    assert w.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    # two members with independent errors of the same size: an even mix beats either
+    a, b = act + rng.normal(0, 5, (50, 2)), act + rng.normal(0, 5, (50, 2))
+    w2 = combination_weights([Backtest((1, 6), a, act), Backtest((1, 6), b, act)])
+    assert np.all((w2 > 0.2) & (w2 < 0.8))
