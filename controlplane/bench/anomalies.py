@@ -36,12 +36,15 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 
 
 def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from controlplane.bench._anomaly_cv import GRIDS
     from controlplane.detect.registry import UNIVARIATE
 
     p = kinds.add_parser("anomalies", help="streaming detectors on the Numenta Anomaly Benchmark (NAB)")
-    p.add_argument("--nab", required=True, type=Path, help="NAB directory (data/, labels/, profiles.json)")
-    p.add_argument("--out", required=True, type=Path, help="directory for result CSVs and summary.json")
+    p.add_argument("--nab", type=Path, help="NAB directory (data/, labels/, profiles.json)")
+    p.add_argument("--out", type=Path, help="directory for result CSVs, summary.json and the --cv cache")
     p.add_argument("--detector", default="ensemble", choices=UNIVARIATE, help="detector to run (default ensemble)")
+    p.add_argument("--cv", choices=("category",), help="leave-one-category-out cross-validation of the ensemble")
+    p.add_argument("--grid", default="default", choices=GRIDS, help="--cv: candidate settings (default: default)")
     p.set_defaults(func=_main)
 
 
@@ -165,6 +168,20 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.nab is None:
+        raise ValueError("--nab: required (a NAB directory with data/, labels/, profiles.json)")
+    if args.cv:
+        from controlplane.bench._anomaly_cv import render_cv, run_cv
+
+        cache = args.out / "cache" if args.out is not None else None
+        cv = run_cv(args.nab, cache, args.grid)
+        print(render_cv(cv))
+        if args.out is not None:
+            (args.out / f"cv-{args.grid}.json").write_text(json.dumps(cv, indent=2, sort_keys=True) + "\n")
+            print(f"cross-validation written to {args.out / f'cv-{args.grid}.json'}")
+        return 0
+    if args.out is None:
+        raise ValueError("--out: required with --nab (where result CSVs and summary.json go)")
     summary = run(args.nab, args.out, args.detector)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -94,3 +94,26 @@ def test_full_nab_subset_scores_well(shared_data: Path, tmp_path: Path) -> None:
     summary = run(shared_data / "nab", tmp_path / "out")
     assert summary["files"] == 41
     assert summary["profiles"]["standard"]["normalised"] >= 77.0
+
+
+def test_cv_prints_every_fold_and_the_means(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_corpus(tmp_path / "nab", (420, 480))
+    # A second category: a copy of the spiky file, so each fold has a group to choose on.
+    data = tmp_path / "nab" / "data"
+    (data / "other").mkdir()
+    (data / "other" / "with_spike.csv").write_text((data / "synthetic" / "with_spike.csv").read_text())
+    labels = json.loads((tmp_path / "nab" / "labels" / "combined_windows.json").read_text())
+    labels["other/with_spike.csv"] = labels["synthetic/with_spike.csv"]
+    (tmp_path / "nab" / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["bench", "anomalies", "--nab", str(tmp_path / "nab"), "--out", str(out), "--cv", "category",
+                 "--grid", "baseline"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("held out other") == 3 and printed.count("held out synthetic") == 3
+    assert "cross-validated: pooled held-out" in printed
+    summary = json.loads((out / "cv-baseline.json").read_text())
+    folds = summary["profiles"]["standard"]["folds"]
+    assert [f["group"] for f in folds] == ["other", "synthetic"]
+    assert all(f["tp"] == 1 for f in folds)  # the spike is found whichever file is held out
+    assert list((out / "cache").glob("*.npz"))  # member scores were cached
