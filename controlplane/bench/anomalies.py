@@ -45,6 +45,13 @@ def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--detector", default="ensemble", choices=UNIVARIATE, help="detector to run (default ensemble)")
     p.add_argument("--cv", choices=("category",), help="leave-one-category-out cross-validation of the ensemble")
     p.add_argument("--grid", default="default", choices=GRIDS, help="--cv: candidate settings (default: default)")
+    p.add_argument("--incidents", action="store_true",
+                   help="the anomaly advisor against injected serving faults on replayed traffic (no data needed)")
+    p.add_argument("--days", type=float, default=2.0, help="--incidents: simulated days per scenario (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="--incidents: seed of fault times, kinds, sizes and traffic")
+    p.add_argument("--azure", type=Path, default=None,
+                   help="--incidents: Azure LLM code trace CSV for a second scenario "
+                        "(default ../shared/data/traces/azure_llm_2023_code.csv when it exists)")
     p.set_defaults(func=_main)
 
 
@@ -168,6 +175,15 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.incidents:
+        from controlplane.bench._anomaly_incidents import AZURE_CODE, render_incidents, run_incidents
+
+        incidents = run_incidents(args.days, args.seed, args.azure or AZURE_CODE)
+        print(render_incidents(incidents))
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "incidents.json").write_text(json.dumps(incidents, indent=2, sort_keys=True) + "\n")
+        return 0
     if args.nab is None:
         raise ValueError("--nab: required (a NAB directory with data/, labels/, profiles.json)")
     if args.cv:
