@@ -116,7 +116,7 @@ def compose(setting: EnsembleSetting, members: dict[str, dict[str, np.ndarray]],
     return np.round(np.asarray(final), 6)
 
 
-def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default") -> dict[str, Any]:
+def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default", select: str = "fit") -> dict[str, Any]:
     from controlplane.bench.anomalies import _epoch, _ordered, _parse_time, read_series
     from controlplane.evaluation import crossval, nab
 
@@ -154,7 +154,7 @@ def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default") -> dic
         windows = [(_parse_time(a, f"labels {rel}"), _parse_time(b, f"labels {rel}")) for a, b in labels.get(rel, [])]
         groups.setdefault(rel.split("/")[0], []).append(nab.sweep_file(len(st), nab.window_rows(st, windows, rel), rel))
     results: dict[str, Any] = {}
-    cvs = crossval.cross_validate(groups, list(by_label), scores_of, [profiles[p] for p in _ordered(profiles)])
+    cvs = crossval.cross_validate(groups, list(by_label), scores_of, [profiles[p] for p in _ordered(profiles)], select)
     for pname, cv in cvs.items():
         results[pname] = {
             "pooled": round(cv.pooled, 2),
@@ -166,7 +166,7 @@ def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default") -> dic
             "in_sample": {"setting": cv.in_sample_setting, "normalised": round(cv.in_sample_normalised, 2),
                           "threshold": cv.in_sample_threshold},
         }
-    return {"grid": grid_name, "settings": len(settings), "files": len(series),
+    return {"grid": grid_name, "select": select, "settings": len(settings), "files": len(series),
             "member_s": round(detect_s, 2), "compose_and_score_s": round(time.perf_counter() - wall - detect_s, 2),
             "wall_s": round(time.perf_counter() - wall, 2), "profiles": results}
 
@@ -174,7 +174,8 @@ def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default") -> dic
 def render_cv(summary: dict[str, Any]) -> str:
     short = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
     lines = [f"NAB leave-one-category-out: {summary['files']} files, {summary['settings']} candidate settings "
-             f"(grid {summary['grid']}); setting and threshold chosen on four categories, scored on the fifth"]
+             f"(grid {summary['grid']}, settings ranked by {summary['select']}); setting and threshold chosen on four "
+             "categories, scored on the fifth"]
     for pname, r in summary["profiles"].items():
         lines.append(f"-- {short.get(pname, pname)}")
         for f in r["folds"]:

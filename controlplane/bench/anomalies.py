@@ -45,6 +45,9 @@ def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--detector", default="ensemble", choices=UNIVARIATE, help="detector to run (default ensemble)")
     p.add_argument("--cv", choices=("category",), help="leave-one-category-out cross-validation of the ensemble")
     p.add_argument("--grid", default="default", choices=GRIDS, help="--cv: candidate settings (default: default)")
+    p.add_argument("--select", default="fit", choices=("fit", "transfer"),
+                   help="--cv: rank settings by their fit on the training categories, or by an inner "
+                        "leave-one-category-out there (default fit)")
     p.add_argument("--incidents", action="store_true",
                    help="the anomaly advisor against injected serving faults on replayed traffic (no data needed)")
     p.add_argument("--days", type=float, default=2.0, help="--incidents: simulated days per scenario (default 2)")
@@ -190,11 +193,12 @@ def _main(args: argparse.Namespace) -> int:
         from controlplane.bench._anomaly_cv import render_cv, run_cv
 
         cache = args.out / "cache" if args.out is not None else None
-        cv = run_cv(args.nab, cache, args.grid)
+        cv = run_cv(args.nab, cache, args.grid, args.select)
         print(render_cv(cv))
         if args.out is not None:
-            (args.out / f"cv-{args.grid}.json").write_text(json.dumps(cv, indent=2, sort_keys=True) + "\n")
-            print(f"cross-validation written to {args.out / f'cv-{args.grid}.json'}")
+            target = args.out / f"cv-{args.grid}-{args.select}.json"
+            target.write_text(json.dumps(cv, indent=2, sort_keys=True) + "\n")
+            print(f"cross-validation written to {target}")
         return 0
     if args.out is None:
         raise ValueError("--out: required with --nab (where result CSVs and summary.json go)")

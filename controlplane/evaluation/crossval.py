@@ -136,8 +136,17 @@ def cross_validate(
     settings: Sequence[str],
     scores_of: Callable[[str], Mapping[str, Scores]],
     profiles: Sequence[CostProfile],
+    select: str = "fit",
 ) -> dict[str, CrossValidation]:
     """Leave each group out in turn, for every profile; ``scores_of(setting)[file name]`` are the scores.
+
+    ``select`` is how a fold ranks the settings on its training groups:
+    ``fit``, by their total there at their best threshold (NAB's way of
+    choosing a threshold, extended to the settings); ``transfer``, by an inner
+    leave-one-group-out inside the training groups (each inner group scored at
+    the threshold chosen on the others), which prefers settings whose
+    threshold carries over to data it was not chosen on. The threshold is then
+    chosen on all training groups either way.
 
     Settings are scored one at a time (only their fold totals are kept, so
     memory does not grow with the number of settings) and tried in the given
@@ -149,10 +158,12 @@ def cross_validate(
         raise ValueError("groups: cross-validation needs at least two groups")
     if not settings:
         raise ValueError("settings: no candidate setting")
+    if select not in ("fit", "transfer"):
+        raise ValueError(f"select: {select!r} is not 'fit' or 'transfer'")
     names = list(groups)
     trains = [[g for g in names if g != held] for held in names] + [names]
-    # best[profile][fold] = (training total, setting, threshold); the last fold is "train on all".
-    best: dict[str, list[tuple[float, str, float] | None]] = {p.name: [None] * len(trains) for p in profiles}
+    # best[profile][fold] = (rank, setting, threshold, training total); the last fold is "train on all".
+    best: dict[str, list[tuple[float, str, float, float] | None]] = {p.name: [None] * len(trains) for p in profiles}
     for setting in settings:
         by_file = scores_of(setting)
         for profile in profiles:
@@ -166,9 +177,10 @@ def cross_validate(
             row = best[profile.name]
             for k, train in enumerate(trains):
                 threshold, total = best_on([curves[g] for g in train])
+                rank = total if select == "fit" or len(train) < 2 else _transfer(curves, train)
                 current = row[k]
-                if current is None or total > current[0]:
-                    row[k] = (total, setting, threshold)
+                if current is None or rank > current[0]:
+                    row[k] = (rank, setting, threshold, total)
     out = {}
     for profile in profiles:
         folds = []
@@ -176,7 +188,7 @@ def cross_validate(
         for k, held in enumerate(names):
             entry = chosen[k]
             assert entry is not None
-            total, setting, threshold = entry
+            _, setting, threshold, total = entry
             held_files = [(f, scores_of(setting)[f.name]) for f in groups[held]]
             result = score_corpus(held_files, profile, threshold=threshold)
             folds.append(Fold(held, setting, threshold, _normalised(total, groups, trains[k], profile),
@@ -184,8 +196,17 @@ def cross_validate(
         last = chosen[-1]
         assert last is not None
         out[profile.name] = CrossValidation(profile.name, tuple(folds), last[1], last[2],
-                                            _normalised(last[0], groups, names, profile))
+                                            _normalised(last[3], groups, names, profile))
     return out
+
+
+def _transfer(curves: Mapping[str, Curve], train: Sequence[str]) -> float:
+    """Summed raw score of each training group at the threshold chosen on the other training groups."""
+    total = 0.0
+    for inner in train:
+        threshold, _ = best_on([curves[g] for g in train if g != inner])
+        total += float(curves[inner].at(np.asarray([threshold]))[0])
+    return total
 
 
 def _normalised(total: float, groups: Mapping[str, Sequence[SweptFile]], train: Sequence[str],

@@ -112,7 +112,7 @@ def test_cv_prints_every_fold_and_the_means(tmp_path: Path, capsys: pytest.Captu
     printed = capsys.readouterr().out
     assert printed.count("held out other") == 3 and printed.count("held out synthetic") == 3
     assert "cross-validated: pooled held-out" in printed
-    summary = json.loads((out / "cv-baseline.json").read_text())
+    summary = json.loads((out / "cv-baseline-fit.json").read_text())
     folds = summary["profiles"]["standard"]["folds"]
     assert [f["group"] for f in folds] == ["other", "synthetic"]
     assert all(f["tp"] == 1 for f in folds)  # the spike is found whichever file is held out

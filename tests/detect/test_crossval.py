@@ -105,3 +105,32 @@ def test_composed_scores_equal_the_built_detector(setting: EnsembleSetting) -> N
     direct = np.round([det.update(t, v) for t, v in zip(times, values, strict=True)], 6)
     assert np.array_equal(compose(setting, members, "f"), direct)
     assert direct.max() > 0.5  # the shift at row 400 is seen, so the comparison is not of zeros
+
+
+def test_transfer_ranking_prefers_the_setting_whose_threshold_carries_over() -> None:
+    # Four groups, one file each, a window at rows 50-59. "steady" always fires mid-window
+    # (row 55, worth f(-0.5)/f(-1) = 0.86) at score 0.8. "tuned" fires at the left edge
+    # (worth 1) but its detection score drifts by group (0.9, 0.7, 0.5, 0.3), each with a
+    # far false positive just below it (-0.11). On a, b, c "tuned" fits best at threshold
+    # 0.5 (1 + 1 + 1 - 0.22 = 2.78 against 2.58), yet that threshold misses d.
+    groups: dict[str, list[nab.SweptFile]] = {}
+    scores: dict[str, dict[str, np.ndarray]] = {"tuned": {}, "steady": {}}
+    for g, level in zip("abcd", (0.9, 0.7, 0.5, 0.3), strict=True):
+        name = f"{g}/x.csv"
+        groups[g] = [nab.sweep_file(200, [(50, 59)], name)]
+        tuned, steady = np.zeros(200), np.zeros(200)
+        tuned[50], tuned[150], steady[55] = level, level - 0.05, 0.8
+        scores["tuned"][name], scores["steady"][name] = tuned, steady
+    fit = crossval.cross_validate(groups, ["tuned", "steady"], scores.__getitem__, [STANDARD])["standard"]
+    transfer = crossval.cross_validate(groups, ["tuned", "steady"], scores.__getitem__, [STANDARD],
+                                       select="transfer")["standard"]
+    held_d = [f for f in fit.folds if f.group == "d"][0]
+    assert held_d.setting == "tuned" and held_d.fn == 1
+    assert all(f.setting == "steady" for f in transfer.folds)
+    assert transfer.pooled > fit.pooled
+
+
+def test_unknown_selection_is_an_error_naming_it() -> None:
+    groups, scores = _two_settings_corpus()
+    with pytest.raises(ValueError, match="select"):
+        crossval.cross_validate(groups, ["early"], scores.__getitem__, [STANDARD], select="best")
