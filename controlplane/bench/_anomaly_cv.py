@@ -29,23 +29,26 @@ from controlplane.detect.likelihood import ScoreLikelihood
 
 __all__ = ["GRIDS", "grid", "compose", "member_scores", "run_cv", "render_cv"]
 
-_SOURCES = ("base.py", "context.py", "extremes.py")
+_SOURCES = ("base.py", "context.py", "extremes.py", "seasonal.py")
 
 
 def grid(name: str) -> list[EnsembleSetting]:
     """The candidate settings of a named grid.
 
     ``baseline``: the knobs the ensemble always had (resolutions, tail weight,
-    rest period). ``default``: those, with and without the score likelihood.
+    rest period). ``default``: those, with and without a robust seasonal
+    member, and with and without the score likelihood.
     """
     if name not in GRIDS:
         raise ValueError(f"--grid: unknown {name!r} (choose from {', '.join(GRIDS)})")
-    likelihoods: tuple[int | None, ...] = (None,) if name == "baseline" else (None, 1, 10)
+    likelihoods: tuple[int | None, ...] = (None,) if name == "baseline" else (None, 1)
+    seasonals = (0.0,) if name == "baseline" else (0.0, 0.1, 0.2)
     levels = [(5,), (8,), (4, 5, 6), (6, 7, 8), (4, 5, 6, 7, 8), (6, 7, 8, 9, 10)]
     rests = ((50, 0.5), (100, 0.5), (50, 0.75), (0, 0.5))
     out = []
-    for lv, tail, like, (ticks, level) in itertools.product(levels, (0.0, 0.2), likelihoods, rests):
-        out.append(EnsembleSetting(lv, tail, like, ticks, level))
+    for lv, tail, seasonal, like, (ticks, level) in itertools.product(levels, (0.0, 0.2), seasonals, likelihoods,
+                                                                      rests):
+        out.append(EnsembleSetting(lv, tail, seasonal, like, ticks, level))
     return out
 
 
@@ -102,7 +105,7 @@ def compose(setting: EnsembleSetting, members: dict[str, dict[str, np.ndarray]],
     ``memo`` keeps the scores before the rest period, shared by settings that
     differ only in it.
     """
-    blend = (setting.levels, setting.tail_weight, setting.likelihood_short)
+    blend = (setting.levels, setting.tail_weight, setting.seasonal_weight, setting.likelihood_short)
     if memo is not None and blend not in memo:
         memo.clear()  # settings sharing a blend come together: one blend is kept at a time
         memo[blend] = {}

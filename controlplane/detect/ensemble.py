@@ -20,6 +20,7 @@ from controlplane.detect.base import RestPeriod, StreamingDetector
 from controlplane.detect.context import ContextNovelty
 from controlplane.detect.extremes import TailSurprise
 from controlplane.detect.likelihood import ScoreLikelihood
+from controlplane.detect.seasonal import SeasonalMAD
 
 __all__ = ["Ensemble", "EnsembleSetting", "member"]
 
@@ -77,13 +78,16 @@ class EnsembleSetting:
 
     ``levels``: resolutions (coarse levels) of the context-novelty members,
     equal weights. ``tail_weight``: weight of the tail-surprise member (0 drops
-    it). ``likelihood_short``: samples averaged before the blend is judged by its
+    it). ``seasonal_weight``: weight of the robust seasonal baseline
+    (:class:`~controlplane.detect.seasonal.SeasonalMAD`, same hour of the day; 0
+    drops it). ``likelihood_short``: samples averaged before the blend is judged by its
     own history (None: the blend is used as it is). ``rest_ticks`` and
     ``rest_level``: the rest period after a strong score.
     """
 
     levels: tuple[int, ...] = (6, 7, 8, 9, 10)
     tail_weight: float = 0.2
+    seasonal_weight: float = 0.0
     likelihood_short: int | None = None
     rest_ticks: int = 50
     rest_level: float = 0.5
@@ -91,16 +95,19 @@ class EnsembleSetting:
     @property
     def label(self) -> str:
         lv = f"{self.levels[0]}-{self.levels[-1]}" if len(self.levels) > 1 else str(self.levels[0])
-        like = f" lik{self.likelihood_short}" if self.likelihood_short is not None else ""
+        like = f" seasonal{self.seasonal_weight:g}" if self.seasonal_weight else ""
+        like += f" lik{self.likelihood_short}" if self.likelihood_short is not None else ""
         rest = f" rest{self.rest_ticks}@{self.rest_level:g}" if self.rest_ticks else " norest"
         return f"levels {lv} tail{self.tail_weight:g}{like}{rest}"
 
     def member_specs(self) -> list[tuple[str, float]]:
-        """``(member name, weight)`` in blend order: ``context<levels>`` then ``tail``."""
-        share = (1.0 - self.tail_weight) / len(self.levels)
+        """``(member name, weight)`` in blend order: ``context<levels>``, ``tail``, ``seasonal``."""
+        share = (1.0 - self.tail_weight - self.seasonal_weight) / len(self.levels)
         specs = [(f"context{n}", share) for n in self.levels]
         if self.tail_weight > 0:
             specs.append(("tail", self.tail_weight))
+        if self.seasonal_weight > 0:
+            specs.append(("seasonal", self.seasonal_weight))
         return specs
 
     def build(self) -> Ensemble:
@@ -111,9 +118,11 @@ class EnsembleSetting:
 
 
 def member(name: str) -> StreamingDetector:
-    """A fresh ensemble member by its spec name (``context8``, ``tail``)."""
+    """A fresh ensemble member by its spec name (``context8``, ``tail``, ``seasonal``)."""
     if name == "tail":
         return TailSurprise()
+    if name == "seasonal":
+        return SeasonalMAD()
     if name.startswith("context") and name[7:].isdigit():
         return ContextNovelty(levels=int(name[7:]))
-    raise ValueError(f"member: unknown {name!r} (context<levels> or tail)")
+    raise ValueError(f"member: unknown {name!r} (context<levels>, tail or seasonal)")

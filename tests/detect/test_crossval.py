@@ -93,6 +93,7 @@ def test_a_group_without_windows_has_no_normalised_score_but_counts_in_the_pool(
     EnsembleSetting(),
     EnsembleSetting(levels=(5,), tail_weight=0.0, rest_ticks=0),
     EnsembleSetting(levels=(4, 5, 6), likelihood_short=10, rest_ticks=100),
+    EnsembleSetting(seasonal_weight=0.1),
 ], ids=lambda s: s.label)
 def test_composed_scores_equal_the_built_detector(setting: EnsembleSetting) -> None:
     rng = np.random.default_rng(11)
