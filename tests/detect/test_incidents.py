@@ -27,15 +27,18 @@ def _run(*faults: inc.Fault) -> list[inc.Tick]:
     return list(inc.replay(*_traffic(), list(faults), H100))
 
 
-def _values(ticks: list[inc.Tick], name: str, lo: float, hi: float) -> list[float | None]:
-    return [getattr(k.signals, name).value for k in ticks if lo < k.now <= hi]
+def _values(ticks: list[inc.Tick], name: str, lo: float, hi: float) -> list[float]:
+    """The readings of ``name`` at ticks in (lo, hi]; every one must be present."""
+    out = [getattr(k.signals, name).value for k in ticks if lo < k.now <= hi]
+    assert out and all(v is not None for v in out), name
+    return [float(v) for v in out]
 
 
-def _during(ticks: list[inc.Tick], name: str) -> list[float | None]:
+def _during(ticks: list[inc.Tick], name: str) -> list[float]:
     return _values(ticks, name, FAULT_AT + 120, FAULT_AT + FAULT_FOR)
 
 
-def _before(ticks: list[inc.Tick], name: str) -> list[float | None]:
+def _before(ticks: list[inc.Tick], name: str) -> list[float]:
     return _values(ticks, name, FAULT_AT - 1200, FAULT_AT)
 
 
@@ -71,16 +74,16 @@ def test_a_healthy_fleet_reads_every_signal_and_no_errors() -> None:
 
 def test_errors_fault_raises_error_ratio_and_log_errors_on_one_replica() -> None:
     ticks = _run(inc.Fault("errors", FAULT_AT, FAULT_FOR, 0.5, replica=1))
-    ratios = [v for v in _during(ticks, "error_ratio") if v is not None]
+    ratios = _during(ticks, "error_ratio")
     # Half of one replica's share of the traffic: about a quarter of all requests.
     assert 0.15 < float(np.mean(ratios)) < 0.35
-    assert min(_during(ticks, "log_error_rate")) > 0.5  # type: ignore[type-var]
-    assert max(_before(ticks, "error_ratio")) == 0.0  # type: ignore[type-var]
+    assert min(_during(ticks, "log_error_rate")) > 0.5
+    assert max(_before(ticks, "error_ratio")) == 0.0
 
 
 def test_latency_fault_slows_the_replica() -> None:
     ticks = _run(inc.Fault("latency", FAULT_AT, FAULT_FOR, 6.0))
-    assert np.median(_during(ticks, "itl_p95")) > 3 * np.median(_before(ticks, "itl_p95"))  # type: ignore[arg-type]
+    assert np.median(_during(ticks, "itl_p95")) > 3 * np.median(_before(ticks, "itl_p95"))
 
 
 def test_hang_removes_the_replica_and_its_metrics_then_restarts_it() -> None:
@@ -90,7 +93,7 @@ def test_hang_removes_the_replica_and_its_metrics_then_restarts_it() -> None:
     back = [k.status.ready for k in ticks if k.now > FAULT_AT + FAULT_FOR + H100.startup_s + 15]
     assert set(back) == {2}
     # Every request reaches the survivor once readiness fails: its rate stays near what is offered.
-    assert float(np.mean(_during(ticks, "request_rate"))) < float(np.mean(_before(ticks, "request_rate")))  # type: ignore[arg-type]
+    assert float(np.mean(_during(ticks, "request_rate"))) < float(np.mean(_before(ticks, "request_rate")))
 
 
 def test_crash_logs_an_error_and_the_replica_is_gone_until_restarted() -> None:
@@ -104,10 +107,10 @@ def test_crash_logs_an_error_and_the_replica_is_gone_until_restarted() -> None:
 def test_kv_leak_counts_lost_tokens_as_used() -> None:
     ticks = _run(inc.Fault("kv_leak", FAULT_AT, FAULT_FOR, 0.8))
     end = _values(ticks, "kv_cache_usage_max", FAULT_AT + FAULT_FOR - 30, FAULT_AT + FAULT_FOR)
-    assert min(end) >= 0.75  # type: ignore[type-var]
-    assert max(_before(ticks, "kv_cache_usage_max")) < 0.2  # type: ignore[type-var]
+    assert min(end) >= 0.75
+    assert max(_before(ticks, "kv_cache_usage_max")) < 0.2
     after = _values(ticks, "kv_cache_usage_max", FAULT_AT + FAULT_FOR + 60, FAULT_AT + FAULT_FOR + 600)
-    assert max(after) < 0.2  # type: ignore[type-var]
+    assert max(after) < 0.2
 
 
 def test_bad_faults_are_errors_naming_the_field() -> None:
