@@ -229,9 +229,8 @@ def test_bad_configuration_names_the_field(make: Callable[[], object], field: st
 
 
 def test_ensemble_overrides_are_setting_fields_and_unknown_ones_name_the_field() -> None:
-    from controlplane.detect.registry import DEFAULT_ENSEMBLE
-
     from controlplane.detect.ensemble import Ensemble
+    from controlplane.detect.registry import DEFAULT_ENSEMBLE
 
     default, with_seasonal = make_detector("ensemble"), make_detector("ensemble", seasonal_weight=0.1)
     assert isinstance(default, Ensemble) and isinstance(with_seasonal, Ensemble)
