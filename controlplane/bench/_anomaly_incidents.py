@@ -29,13 +29,13 @@ EPOCH = 1_795_478_400.0
 DETECT_WITHIN_S = 120.0
 
 
-def _synthetic(days: float, seed: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+def _synthetic(days: float, seed: int, rate: float = 6.0) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     from controlplane.traces.synthetic import SyntheticSpec, synthetic_trace
 
     # ServeGen m-large's summed rate swings about 12x from night to peak (48 to 583 req/s):
     # amplitude (12 - 1) / (12 + 1) = 0.85; its peak is in the afternoon. Token sizes and
     # burstiness are the Azure code trace's (the synthetic defaults).
-    spec = SyntheticSpec(name="servegen-shaped", duration_s=days * 86400.0, mean_rate_rps=6.0,
+    spec = SyntheticSpec(name="servegen-shaped", duration_s=days * 86400.0, mean_rate_rps=rate,
                          diurnal_amplitude=0.85, peak_s=15 * 3600.0)
     tr = synthetic_trace(spec, seed=seed)
     return "synthetic ServeGen-shaped", tr.arrival_s, tr.prompt_tokens, tr.output_tokens
@@ -110,11 +110,15 @@ _NAB_PROFILES = {
 }
 
 
-def run_incidents(days: float = 2.0, seed: int = 0, azure: Path | None = AZURE_CODE) -> dict[str, Any]:
-    """Every scenario: the synthetic one always, the Azure trace when ``azure`` names a file."""
+def run_incidents(days: float = 2.0, seed: int = 0, azure: Path | None = AZURE_CODE,
+                  rate: float = 6.0) -> dict[str, Any]:
+    """Every scenario: the synthetic one always (``rate`` req/s on average), the Azure trace when
+    ``azure`` names a file."""
     if not days > 0:
         raise ValueError(f"--days: must be > 0, got {days!r}")
-    name, *arrivals = _synthetic(days, seed)
+    if not rate > 0:
+        raise ValueError(f"--rate: must be > 0, got {rate!r}")
+    name, *arrivals = _synthetic(days, seed, rate)
     out = [_scenario(name, (arrivals[0], arrivals[1], arrivals[2]), days, seed)]
     if azure is not None and azure.is_file():
         name, *arrivals = _azure(azure, days)

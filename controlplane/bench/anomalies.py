@@ -51,6 +51,8 @@ def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--incidents", action="store_true",
                    help="the anomaly advisor against injected serving faults on replayed traffic (no data needed)")
     p.add_argument("--days", type=float, default=2.0, help="--incidents: simulated days per scenario (default 2)")
+    p.add_argument("--rate", type=float, default=6.0,
+                   help="--incidents: mean arrival rate of the synthetic traffic, req/s (default 6)")
     p.add_argument("--seed", type=int, default=0, help="--incidents: seed of fault times, kinds, sizes and traffic")
     p.add_argument("--azure", type=Path, default=None,
                    help="--incidents: Azure LLM code trace CSV for a second scenario "
@@ -181,7 +183,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.incidents:
         from controlplane.bench._anomaly_incidents import AZURE_CODE, render_incidents, run_incidents
 
-        incidents = run_incidents(args.days, args.seed, args.azure or AZURE_CODE)
+        incidents = run_incidents(args.days, args.seed, args.azure or AZURE_CODE, args.rate)
         print(render_incidents(incidents))
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)

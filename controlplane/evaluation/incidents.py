@@ -94,16 +94,17 @@ def plan(duration_s: float, seed: int, faults_per_day: float = 6.0, bursts_per_d
     """
     rng = np.random.default_rng(seed)
     days = duration_s / 86400.0
-    n_faults = max(1, round(faults_per_day * days))
     usable = duration_s - warmup_s - gap_s
     if usable <= 0:
         raise ValueError(f"duration_s: {duration_s:g} s leaves no room after the {warmup_s:g} s warm-up")
+    # Each fault starts in its own slot, at least gap_s before the slot ends.
+    n_faults = max(1, min(round(faults_per_day * days), int(usable // gap_s)))
     slot = usable / n_faults
     kinds = [FAULT_KINDS[i % len(FAULT_KINDS)] for i in range(n_faults)]
     rng.shuffle(kinds)
     faults = []
     for i, kind in enumerate(kinds):
-        start = warmup_s + i * slot + rng.uniform(0.0, max(0.0, slot - gap_s))
+        start = warmup_s + i * slot + rng.uniform(0.0, max(0.0, slot - gap_s))  # next slot starts >= gap_s later
         duration = float(rng.uniform(600.0, 1800.0))
         size = {"latency": rng.uniform(2.0, 8.0), "errors": rng.uniform(0.1, 0.6),
                 "kv_leak": rng.uniform(0.5, 0.9)}.get(kind, 1.0)

@@ -117,3 +117,18 @@ def test_cv_prints_every_fold_and_the_means(tmp_path: Path, capsys: pytest.Captu
     assert [f["group"] for f in folds] == ["other", "synthetic"]
     assert all(f["tp"] == 1 for f in folds)  # the spike is found whichever file is held out
     assert list((out / "cache").glob("*.npz"))  # member scores were cached
+
+
+def test_incidents_run_without_any_data_and_report_every_fault(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["bench", "anomalies", "--incidents", "--days", "0.45", "--rate", "0.5",
+                 "--azure", str(tmp_path / "absent.csv"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("== ") == 1  # the synthetic scenario only: the trace file is absent
+    summary = json.loads((out / "incidents.json").read_text())
+    (scenario,) = summary["scenarios"]
+    assert len(scenario["faults"]) == 2 and scenario["days"] == pytest.approx(0.45, abs=0.01)
+    assert "detected within 120 s: " in printed and "NAB score of the alert onsets" in printed
+    starts = [f["start_h"] for f in scenario["faults"]]
+    assert starts[0] >= 4.0 and starts[1] - starts[0] >= 2.0
