@@ -36,12 +36,27 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 
 
 def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from controlplane.bench._anomaly_cv import GRIDS
     from controlplane.detect.registry import UNIVARIATE
 
     p = kinds.add_parser("anomalies", help="streaming detectors on the Numenta Anomaly Benchmark (NAB)")
-    p.add_argument("--nab", required=True, type=Path, help="NAB directory (data/, labels/, profiles.json)")
-    p.add_argument("--out", required=True, type=Path, help="directory for result CSVs and summary.json")
+    p.add_argument("--nab", type=Path, help="NAB directory (data/, labels/, profiles.json)")
+    p.add_argument("--out", type=Path, help="directory for result CSVs, summary.json and the --cv cache")
     p.add_argument("--detector", default="ensemble", choices=UNIVARIATE, help="detector to run (default ensemble)")
+    p.add_argument("--cv", choices=("category",), help="leave-one-category-out cross-validation of the ensemble")
+    p.add_argument("--grid", default="default", choices=GRIDS, help="--cv: candidate settings (default: default)")
+    p.add_argument("--select", default="fit", choices=("fit", "transfer"),
+                   help="--cv: rank settings by their fit on the training categories, or by an inner "
+                        "leave-one-category-out there (default fit)")
+    p.add_argument("--incidents", action="store_true",
+                   help="the anomaly advisor against injected serving faults on replayed traffic (no data needed)")
+    p.add_argument("--days", type=float, default=2.0, help="--incidents: simulated days per scenario (default 2)")
+    p.add_argument("--rate", type=float, default=6.0,
+                   help="--incidents: mean arrival rate of the synthetic traffic, req/s (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="--incidents: seed of fault times, kinds, sizes and traffic")
+    p.add_argument("--azure", type=Path, default=None,
+                   help="--incidents: Azure LLM code trace CSV for a second scenario "
+                        "(default ../shared/data/traces/azure_llm_2023_code.csv when it exists)")
     p.set_defaults(func=_main)
 
 
@@ -165,6 +180,30 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.incidents:
+        from controlplane.bench._anomaly_incidents import AZURE_CODE, render_incidents, run_incidents
+
+        incidents = run_incidents(args.days, args.seed, args.azure or AZURE_CODE, args.rate)
+        print(render_incidents(incidents))
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "incidents.json").write_text(json.dumps(incidents, indent=2, sort_keys=True) + "\n")
+        return 0
+    if args.nab is None:
+        raise ValueError("--nab: required (a NAB directory with data/, labels/, profiles.json)")
+    if args.cv:
+        from controlplane.bench._anomaly_cv import render_cv, run_cv
+
+        cache = args.out / "cache" if args.out is not None else None
+        cv = run_cv(args.nab, cache, args.grid, args.select)
+        print(render_cv(cv))
+        if args.out is not None:
+            target = args.out / f"cv-{args.grid}-{args.select}.json"
+            target.write_text(json.dumps(cv, indent=2, sort_keys=True) + "\n")
+            print(f"cross-validation written to {target}")
+        return 0
+    if args.out is None:
+        raise ValueError("--out: required with --nab (where result CSVs and summary.json go)")
     summary = run(args.nab, args.out, args.detector)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -94,3 +94,41 @@ def test_full_nab_subset_scores_well(shared_data: Path, tmp_path: Path) -> None:
     summary = run(shared_data / "nab", tmp_path / "out")
     assert summary["files"] == 41
     assert summary["profiles"]["standard"]["normalised"] >= 77.0
+
+
+def test_cv_prints_every_fold_and_the_means(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_corpus(tmp_path / "nab", (420, 480))
+    # A second category: a copy of the spiky file, so each fold has a group to choose on.
+    data = tmp_path / "nab" / "data"
+    (data / "other").mkdir()
+    (data / "other" / "with_spike.csv").write_text((data / "synthetic" / "with_spike.csv").read_text())
+    labels = json.loads((tmp_path / "nab" / "labels" / "combined_windows.json").read_text())
+    labels["other/with_spike.csv"] = labels["synthetic/with_spike.csv"]
+    (tmp_path / "nab" / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["bench", "anomalies", "--nab", str(tmp_path / "nab"), "--out", str(out), "--cv", "category",
+                 "--grid", "baseline"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("held out other") == 3 and printed.count("held out synthetic") == 3
+    assert "cross-validated: pooled held-out" in printed
+    summary = json.loads((out / "cv-baseline-fit.json").read_text())
+    folds = summary["profiles"]["standard"]["folds"]
+    assert [f["group"] for f in folds] == ["other", "synthetic"]
+    assert all(f["tp"] == 1 for f in folds)  # the spike is found whichever file is held out
+    assert list((out / "cache").glob("*.npz"))  # member scores were cached
+
+
+def test_incidents_run_without_any_data_and_report_every_fault(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["bench", "anomalies", "--incidents", "--days", "0.45", "--rate", "0.5",
+                 "--azure", str(tmp_path / "absent.csv"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("== ") == 1  # the synthetic scenario only: the trace file is absent
+    summary = json.loads((out / "incidents.json").read_text())
+    (scenario,) = summary["scenarios"]
+    assert len(scenario["faults"]) == 2 and scenario["days"] == pytest.approx(0.45, abs=0.01)
+    assert "detected within 120 s: " in printed and "NAB score of the alert onsets" in printed
+    starts = [f["start_h"] for f in scenario["faults"]]
+    assert starts[0] >= 4.0 and starts[1] - starts[0] >= 2.0

@@ -226,3 +226,15 @@ def test_restore_refuses_another_detectors_state() -> None:
 def test_bad_configuration_names_the_field(make: Callable[[], object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         make()
+
+
+def test_ensemble_overrides_are_setting_fields_and_unknown_ones_name_the_field() -> None:
+    from controlplane.detect.ensemble import Ensemble
+    from controlplane.detect.registry import DEFAULT_ENSEMBLE
+
+    default, with_seasonal = make_detector("ensemble"), make_detector("ensemble", seasonal_weight=0.1)
+    assert isinstance(default, Ensemble) and isinstance(with_seasonal, Ensemble)
+    assert len(default.members) == len(DEFAULT_ENSEMBLE.member_specs())
+    assert type(with_seasonal.members[-1]).__name__ == "SeasonalMAD"
+    with pytest.raises(ValueError, match="bogus"):
+        make_detector("ensemble", bogus=1)
