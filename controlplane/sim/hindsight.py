@@ -30,8 +30,9 @@ default 60 s):
    buckets are then taken in order of fewest extra misses, as many as the
    remaining slack of misses pays for, lowered together and replayed; if that
    replay misses the target the set is halved until it holds, and a single
-   bucket that cannot be lowered is frozen. The round repeats until no bucket
-   can be lowered or ``max_simulations`` replays were run.
+   bucket that cannot be lowered is frozen. When the estimates allow no more,
+   the remaining buckets are tried one at a time. The round repeats until no
+   bucket can be lowered or ``max_simulations`` replays were run.
 
 The result is the cheapest (replica-seconds) replay that met the target. It is
 deterministic: replays are seeded and ties are broken by bucket index.
@@ -205,7 +206,7 @@ def hindsight_schedule(
         result, ok = s.run(counts)
     if int(ok.sum()) >= need:
         s.note(counts, result)
-        counts = _lower(s, counts, result, ok, need, floor)
+        counts = _lower(s, counts, ok, need, floor)
 
     if s.best is not None:
         _, counts, result = s.best
@@ -216,15 +217,15 @@ def hindsight_schedule(
     return HindsightResult(result, held, bucket_s, target, att_share, share, share >= target - 1e-12, s.sims)
 
 
-def _lower(s: _Search, counts: np.ndarray, result: RunResult, ok: np.ndarray, need: int, floor: int) -> np.ndarray:
+def _lower(s: _Search, counts: np.ndarray, ok: np.ndarray, need: int, floor: int) -> np.ndarray:
     """Step 3 of the search; returns the lowest schedule that kept ``need`` requests within the SLO."""
     frozen = np.zeros(s.k, dtype=bool)
-    base_miss = s.misses(ok)
-    slack = int(ok.sum()) - need
     while not s.exhausted:
         cand = np.flatnonzero((counts > floor) & ~frozen)
         if not len(cand):
             break
+        base_miss = s.misses(ok)
+        slack = int(ok.sum()) - need
         extra = np.full(s.k, np.inf)
         for parity in (0, 1):
             sel = cand[cand % 2 == parity]
@@ -235,24 +236,44 @@ def _lower(s: _Search, counts: np.ndarray, result: RunResult, ok: np.ndarray, ne
             _, probe_ok = s.run(probe)
             d = np.append(s.misses(probe_ok) - base_miss, 0)
             extra[sel] = np.maximum(0, d[sel]) + np.maximum(0, d[sel + 1])
-        order = cand[np.argsort(extra[cand], kind="stable")]
-        order = order[np.isfinite(extra[order])]
-        if not len(order):
-            break
-        take = max(1, int(np.searchsorted(np.cumsum(extra[order]), slack, side="right")))
-        chosen = order[:take]
-        while not s.exhausted:
+        ranked = cand[np.argsort(extra[cand], kind="stable")]
+        order = ranked[extra[ranked] <= slack]
+        lowered = False
+        limit = len(order)  # halved after a failed set, reset after a success
+        while len(order) and not s.exhausted:
+            take = min(limit, max(1, int(np.searchsorted(np.cumsum(extra[order]), slack, side="right"))))
             trial = counts.copy()
-            trial[chosen] -= 1
+            trial[order[:take]] -= 1
             t_result, t_ok = s.run(trial)
             if int(t_ok.sum()) >= need:
                 counts, ok = trial, t_ok
                 s.note(counts, t_result)
-                base_miss = s.misses(ok)
                 slack = int(ok.sum()) - need
+                order = order[take:]
+                order = order[extra[order] <= slack]
+                lowered = True
+                limit = len(order)
+            elif take > 1:
+                limit = take // 2
+            else:
+                frozen[order[0]] = True
+                order = order[1:]
+                limit = len(order)
+        if lowered:
+            continue
+        # The estimates allow nothing more: try the rest one bucket at a time, fewest misses first.
+        for b in ranked[~frozen[ranked]].tolist():
+            if s.exhausted:
                 break
-            if len(chosen) == 1:
-                frozen[chosen] = True
-                break
-            chosen = chosen[: len(chosen) // 2]
+            trial = counts.copy()
+            trial[b] -= 1
+            t_result, t_ok = s.run(trial)
+            if int(t_ok.sum()) >= need:
+                counts, ok = trial, t_ok
+                s.note(counts, t_result)
+                lowered = True
+            else:
+                frozen[b] = True
+        if not lowered:
+            break
     return counts
