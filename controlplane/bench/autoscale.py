@@ -1,9 +1,11 @@
 """``controlplane bench autoscale``: replay a trace under several autoscalers and compare them.
 
-Prints a table (share of requests within the TTFT SLO, TTFT quantiles,
-GPU-hours and their ratio to the oracle lower bound, scale events, reversals,
-peak queue), writes ``DIR/results.json`` and PNG charts (load, replicas per
-policy, TTFT p95 over time with the SLO line).
+Prints the attainable share (requests within the TTFT SLO on an idle replica,
+:mod:`controlplane.sim.attainable`) and a table (share of requests within the
+TTFT SLO, TTFT quantiles, GPU-hours and their ratio to the oracle lower bound
+and to the ``hindsight`` reference schedule, scale events, reversals, peak
+queue), writes ``DIR/results.json`` and PNG charts (load, replicas per policy,
+TTFT p95 over time with the SLO line).
 
 Defaults per data set (``--profile`` / ``--slo-ttft`` override them):
 
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trace", required=True, help="trace file or ServeGen directory")
     p.add_argument("--format", default=None, help="azure, mooncake, servegen, burstgpt or generic (default: sniff)")
     p.add_argument("--columns", default=None, help="generic format: time=COL,prompt=COL,output=COL[,unit=s|ms|us|datetime]")
-    p.add_argument("--policies", default="reactive,hpa,keda,knative,static,oracle", help="comma-separated")
+    p.add_argument("--policies", default="reactive,hpa,keda,knative,static,oracle",
+                   help="comma-separated; also predictive, and hindsight (the reference schedule search)")
     p.add_argument("--policy-file", default=None, help="YAML ScalingPolicy for 'reactive' (default: shipped defaults)")
     p.add_argument("--slo-ttft", type=float, default=None, help="TTFT SLO in s (default: per data set)")
     p.add_argument("--profile", default=None, help="performance profile (default: per data set)")
@@ -126,12 +129,20 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(name, refresh=False)  # drawn at the bar's next timed refresh
 
     t1 = time.perf_counter()
-    result = compare(trace, policies, config, ctx, slo, series_step_s=step, on_progress=on_progress)
+    result = compare(trace, policies, config, ctx, slo, series_step_s=step, on_progress=on_progress,
+                     timer=time.perf_counter)
     bar.close()
     wall = time.perf_counter() - t1
     rows = result.rows()
+    print(f"attainable share: {result.attainable_share * 100:.2f}% of requests meet TTFT <= {slo_ttft:g} s "
+          f"on an idle replica")
     print(format_table(rows, slo_ttft))
     print(f"simulated {len(simulated)} policies in {wall:.1f} s wall")
+    if result.hindsight is not None:
+        h = result.hindsight
+        print(f"hindsight: target {h.target_share * 100:.2f}% (min(objective, attainable - 0.5 pt)), "
+              f"{'met' if h.met else 'NOT met'} with {h.share * 100:.2f}%; {h.simulations} replays, "
+              f"search {result.wall_s['hindsight']:.1f} s wall")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
                    "static_replicas": peak, "cold_start_s": config.cold_start.bound_s(profile),
                    "scrape_interval_s": config.scrape.scrape_interval_s, "window_s": config.window_s},
         "reactive_policy": policy.to_dict(),
+        "attainable_share": result.attainable_share,
         "wall_s": wall,
         "policies": rows,
     }
@@ -162,7 +174,7 @@ def _fmt(v: object, spec: str) -> str:
 
 def format_table(rows: list[dict[str, object]], slo_ttft: float) -> str:
     head = (f"{'policy':<10} {'TTFT<=' + format(slo_ttft, 'g') + 's':>10} {'p50 s':>7} {'p95 s':>7} {'p99 s':>7} "
-            f"{'ITL ok':>7} {'GPU-h':>8} {'x oracle':>8} {'events':>6} {'revers':>6} {'peak q':>7} {'peak rep':>8}")
+            f"{'ITL ok':>7} {'GPU-h':>8} {'x oracle':>8} {'x hind':>6} {'events':>6} {'revers':>6} {'peak q':>7} {'peak rep':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
         share = r.get("ttft_within_slo")
@@ -171,7 +183,8 @@ def format_table(rows: list[dict[str, object]], slo_ttft: float) -> str:
             f"{r['policy']:<10} {pct} "
             f"{_fmt(r.get('ttft_p50_s'), '7.2f')} {_fmt(r.get('ttft_p95_s'), '7.2f')} {_fmt(r.get('ttft_p99_s'), '7.2f')} "
             f"{_fmt(r.get('itl_within_slo'), '7.3f')} {_fmt(r.get('gpu_hours'), '8.2f')} "
-            f"{_fmt(r.get('gpu_hours_vs_oracle'), '8.2f')} {_fmt(r.get('scale_events'), '6d')} "
+            f"{_fmt(r.get('gpu_hours_vs_oracle'), '8.2f')} {_fmt(r.get('gpu_hours_vs_hindsight'), '6.2f')} "
+            f"{_fmt(r.get('scale_events'), '6d')} "
             f"{_fmt(r.get('reversals'), '6d')} {_fmt(r.get('peak_queue'), '7.0f')} {_fmt(r.get('peak_replicas'), '8.1f')}"
         )
     return "\n".join(lines)

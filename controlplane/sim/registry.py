@@ -1,9 +1,11 @@
 """The policies a comparison can run, by name: one entry each, one place to add one.
 
 Owns: :data:`POLICIES` (name -> factory of an :class:`Autoscaler` from a
-:class:`PolicyContext`) and :func:`default_policy`. ``oracle`` is not an
-autoscaler: :mod:`controlplane.sim.compare` computes it as a bound. Must not
-import: any I/O library.
+:class:`PolicyContext`) and :func:`default_policy`. ``oracle`` and
+``hindsight`` are references, not autoscalers: :mod:`controlplane.sim.compare`
+computes the first as a bound and searches the second
+(:mod:`controlplane.sim.hindsight`) with the comparison's own simulator
+settings. Must not import: any I/O library.
 
 Adding a policy (e.g. a predictive one whose forecast floor plugs into
 :class:`DecideAutoscaler`'s ``floors``) is one function and one entry here.
@@ -21,7 +23,7 @@ from controlplane.sim.baselines import HpaAutoscaler, HpaRules, KedaAutoscaler, 
 from controlplane.sim.calibrate import knative_target, static_replicas
 from controlplane.traces.model import Trace
 
-__all__ = ["PolicyContext", "POLICIES", "ALL_POLICIES", "default_policy", "make_autoscaler"]
+__all__ = ["PolicyContext", "POLICIES", "REFERENCES", "ALL_POLICIES", "default_policy", "make_autoscaler"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ POLICIES: dict[str, Callable[[PolicyContext], Autoscaler]] = {
     "static": _static,
 }
 
-ALL_POLICIES = (*POLICIES, "oracle")
+REFERENCES = ("hindsight", "oracle")
+ALL_POLICIES = (*POLICIES, *REFERENCES)
 
 
 def make_autoscaler(name: str, ctx: PolicyContext) -> Autoscaler:
