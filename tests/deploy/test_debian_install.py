@@ -51,6 +51,11 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _no_bars(text: str) -> str:
+    """stderr without the load generator's progress-bar lines."""
+    return "\n".join(line for line in text.replace("\r", "\n").splitlines() if "req/s]" not in line)
+
+
 def test_readme_first_command_on_minimal_debian_12() -> None:
     command = readme_first_command()
     assert "scripts/install" in command and "controlplane demo" in command, command
@@ -69,8 +74,8 @@ def test_readme_first_command_on_minimal_debian_12() -> None:
             first = run_in(root, command, CHECKOUT, timeout_s=3000)
             first_s = time.monotonic() - started
             print(f"\nroot built in {built_s:.0f} s; {copied} files copied; `{command}`: rc {first.returncode}"
-                  f" in {first_s:.0f} s\n{_tail(first.stdout + first.stderr)}")
-            assert first.returncode == 0, _tail(first.stdout + first.stderr)
+                  f" in {first_s:.0f} s\nstdout:\n{_tail(first.stdout, 30)}\nstderr:\n{_tail(_no_bars(first.stderr), 10)}")
+            assert first.returncode == 0, _tail(first.stdout) + "\n" + _tail(_no_bars(first.stderr))
 
             venv_before = _tree(checkout / ".venv")
             started = time.monotonic()
