@@ -1,8 +1,9 @@
 """Shared test fixtures and the opt-in switches for slow and real-vLLM tests.
 
 ``@pytest.mark.slow`` runs only with CONTROLPLANE_SLOW=1; ``@pytest.mark.vllm``
-only with CONTROLPLANE_VLLM=1. Fixtures that start real components live in
-``tests/harness/`` and are imported here so every test module can use them.
+only with CONTROLPLANE_VLLM=1; ``@pytest.mark.debian`` only with CONTROLPLANE_DEBIAN=1.
+Fixtures that start real components live in ``tests/harness/`` and are imported here so
+every test module can use them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-_OPT_IN = {"slow": "CONTROLPLANE_SLOW", "vllm": "CONTROLPLANE_VLLM"}
+_OPT_IN = {"slow": "CONTROLPLANE_SLOW", "vllm": "CONTROLPLANE_VLLM", "debian": "CONTROLPLANE_DEBIAN"}
 
 # Fixtures that start real components: prometheus, prometheus_factory, emulator, emulator_factory,
 # alertmanager (with its webhook receiver, webhook), postgres_server and postgres_url.
