@@ -3,7 +3,8 @@
 Owns: the exception handlers. A :class:`~controlplane.policy.model.PolicyError`
 and a request that fails validation both answer 422 in FastAPI's documented
 shape (``detail: [{loc, msg, type}]``) plus ``field``, the dotted name of the
-offending key, so a client can point at it. Store errors map to 404 and 409;
+offending key, so a client can point at it. Store errors map to 404, 409 and 412
+(a stale ``If-Match``, with the current version);
 an unavailable dependency (no signal source, the database server unreachable) to 503.
 """
 
@@ -18,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from controlplane.api.preconditions import etag
 from controlplane.policy.model import PolicyError
-from controlplane.store.errors import Conflict, NotFound, StoreUnavailable
+from controlplane.store.errors import Conflict, NotFound, StaleVersion, StoreUnavailable
 
 __all__ = ["Unavailable", "install", "field_name"]
 
@@ -89,12 +91,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+def _stale(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StaleVersion)
+    return JSONResponse(
+        {"detail": exc.message, "current_version": exc.current},
+        status_code=412,
+        headers={"ETag": etag(exc.current)},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PolicyError, _policy_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(NotFound, lambda r, e: JSONResponse({"detail": str(e)}, status_code=404))
     app.add_exception_handler(Conflict, lambda r, e: JSONResponse({"detail": str(e)}, status_code=409))
+    app.add_exception_handler(StaleVersion, _stale)
     app.add_exception_handler(Unavailable, lambda r, e: JSONResponse({"detail": str(e)}, status_code=503))
     app.add_exception_handler(
         StoreUnavailable,

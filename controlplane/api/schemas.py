@@ -14,6 +14,7 @@ from controlplane.policy.model import ScalingPolicy
 
 __all__ = [
     "Problem",
+    "StaleOut",
     "PolicyOut",
     "PolicyVersionOut",
     "FieldChange",
@@ -45,6 +46,10 @@ class _In(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class StaleOut(Problem):
+    current_version: int = Field(..., description="the version that is current; also the ETag header")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
