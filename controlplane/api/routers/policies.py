@@ -46,6 +46,45 @@ _CONDITIONAL: dict[int | str, dict[str, Any]] = {
 }
 
 
+# OpenAPI links: how a client (and schemathesis' stateful mode) goes from one answer to the next call.
+_NAME = {"name": "$response.body#/name"}
+_CONDITIONED = {**_NAME, "header.If-Match": "$response.header.ETag"}
+_OPS = {
+    "GetPolicy": ("get_policy_v1_policies__name__get", _NAME),
+    "UpdatePolicy": ("update_policy_v1_policies__name__put", _CONDITIONED),
+    "DeletePolicy": ("delete_policy_v1_policies__name__delete", _CONDITIONED),
+    "RollbackPolicy": ("rollback_policy_v1_policies__name__rollback_post", _CONDITIONED),
+    "ListVersions": ("list_versions_v1_policies__name__versions_get", _NAME),
+    "GetVersion": (
+        "get_version_v1_policies__name__versions__version__get",
+        {**_NAME, "path.version": "$response.body#/version"},
+    ),
+    "DiffFromVersion": (
+        "diff_versions_v1_policies__name__diff_get",
+        {**_NAME, "query.from": "$response.body#/version"},
+    ),
+}
+
+
+def _links(*names: str) -> dict[str, Any]:
+    links: dict[str, Any] = {n: {"operationId": _OPS[n][0], "parameters": _OPS[n][1]} for n in names}
+    if "UpdatePolicy" in links:
+        # the body just read, sent back unchanged: accepted, and no new version
+        links["UpdatePolicy"]["requestBody"] = "$response.body#/policy"
+    return links
+
+
+_FROM_RECORD = _links(
+    "GetPolicy",
+    "UpdatePolicy",
+    "DeletePolicy",
+    "RollbackPolicy",
+    "ListVersions",
+    "GetVersion",
+    "DiffFromVersion",
+)
+
+
 def _if_match(
     if_match: str | None = Header(None, alias="If-Match", description=IF_MATCH_DESCRIPTION),
 ) -> str | None:
@@ -72,7 +111,10 @@ def list_policies(
     "",
     response_model=PolicyOut,
     status_code=201,
-    responses={**_409, 201: {"description": "the version this request created", "headers": _ETAG}},
+    responses={
+        **_409,
+        201: {"description": "the version this request created", "headers": _ETAG, "links": _FROM_RECORD},
+    },
     summary="Create a policy (version 1)",
 )
 def create_policy(
@@ -89,7 +131,7 @@ def create_policy(
 @router.get(
     "/{name}",
     response_model=PolicyOut,
-    responses={**_404, 200: {"description": "the current version", "headers": _ETAG}},
+    responses={**_404, 200: {"description": "the current version", "headers": _ETAG, "links": _FROM_RECORD}},
     summary="Get a policy's current version",
 )
 def get_policy(
@@ -108,7 +150,7 @@ def get_policy(
         **_404,
         **_409,
         **_CONDITIONAL,
-        200: {"description": "the version now current", "headers": _ETAG},
+        200: {"description": "the version now current", "headers": _ETAG, "links": _FROM_RECORD},
     },
     summary="Replace a policy (a new version)",
 )
@@ -199,7 +241,7 @@ def diff_versions(
         **_404,
         **_409,
         **_CONDITIONAL,
-        200: {"description": "the version now current", "headers": _ETAG},
+        200: {"description": "the version now current", "headers": _ETAG, "links": _FROM_RECORD},
     },
     summary="Make an earlier version's content the newest version",
 )
