@@ -197,3 +197,35 @@ def test_every_accepted_policy_comes_back_as_a_body_put_accepts_unchanged(
     )
     assert again.status_code == 200, again.text
     assert again.json()["version"] == read["version"] and again.json()["policy"] == read["policy"]
+
+
+def _bounds(
+    schema: dict[str, Any], defs: dict[str, Any], prefix: str = ""
+) -> dict[str, tuple[str, str, str]]:
+    out: dict[str, tuple[str, str, str]] = {}
+    for name, prop in schema["properties"].items():
+        if "$ref" in prop:
+            out.update(_bounds(defs[prop["$ref"].split("/")[-1]], defs, f"{prefix}{name}."))
+        elif name == "schedule":
+            out.update(_bounds(defs["ScheduleWindow"], defs, "schedule[]."))
+        else:
+            v = next((x for x in prop.get("anyOf", [prop]) if x.get("type") in ("integer", "number")), None)
+            if v is not None:
+                lo = f"> {v['exclusiveMinimum']:g}" if "exclusiveMinimum" in v else f">= {v['minimum']:g}"
+                hi = f"< {v['exclusiveMaximum']:g}" if "exclusiveMaximum" in v else f"<= {v['maximum']:.0f}"
+                out[prefix + name] = (v["type"], lo, hi)
+    return out
+
+
+def test_docs_bounds_table_is_the_models() -> None:
+    import re
+    from pathlib import Path
+
+    from controlplane.policy.model import ScalingPolicy
+
+    doc = ScalingPolicy.model_json_schema()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    section = text.split("## Numbers and bounds", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z0-9_.\[\]]+)` \| (\w+) \| ([^|]+) \| ([^|]+) \|$", section, flags=re.M)
+    documented = {f: (t, lo.strip(), hi.strip()) for f, t, lo, hi in rows}
+    assert documented == _bounds(doc, doc["$defs"])
