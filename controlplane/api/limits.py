@@ -1,8 +1,10 @@
 """Request-size bound, enforced before a body reaches a handler.
 
 Owns: :class:`BodyLimit`, a pure ASGI middleware answering 413 to a request whose
-``Content-Length`` is over the limit, and to a chunked one as soon as the bytes
-received pass it (the handler then never runs).
+``Content-Length`` is over the limit, and to one without it (chunked) once the
+bytes received pass it. The body is read in full before the app runs (it would
+read it all anyway, and the limit bounds it), so the 413 comes from here for
+every route and never as a parse error from inside a handler.
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ import json
 from typing import Any
 
 __all__ = ["BodyLimit"]
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodyLimit:
@@ -30,29 +28,31 @@ class BodyLimit:
             if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._reject(send)
                 return
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def limited() -> Any:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                # the client went away before the body was complete: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def buffered() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, buffered, send)
 
     async def _reject(self, send: Any) -> None:
         body = json.dumps(
@@ -65,6 +65,7 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
                 ],
             }
         )

@@ -10,10 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controlplane.policy.model import ScalingPolicy
+from controlplane.policy.model import MAX_REPLICAS, ScalingPolicy
+from controlplane.store.overrides import MAX_OVERRIDE_S
 
 __all__ = [
     "Problem",
+    "StaleOut",
     "PolicyOut",
     "PolicyVersionOut",
     "FieldChange",
@@ -36,15 +38,23 @@ __all__ = [
 ]
 
 MAX_ID = 2**53  # versions and ids stay exact in JSON numbers and fit SQLite's 64-bit integers
+MAX_TRACE_S = 10 * 366 * 86_400.0  # an offset or span into a trace: ten years is past any recorded one
+MAX_UNIX_S = 4_102_444_800.0  # 2100-01-01: a time to query Prometheus for
 _TARGET = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown keys refused; numbers strict (no booleans, no ``"2"``) and finite."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Problem(BaseModel):
     detail: str
+
+
+class StaleOut(Problem):
+    current_version: int = Field(..., description="the version that is current; also the ETag header")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -127,13 +137,13 @@ class OverrideIn(_In):
     target: str = Field(..., pattern=_TARGET, description="namespace/deployment, or local/group")
     kind: Literal["pin", "pause"]
     replicas: int | None = Field(
-        None, ge=0, le=10_000, description="a pin's replica count; unset for a pause"
+        None, ge=0, le=MAX_REPLICAS, description="a pin's replica count; unset for a pause"
     )
     expires_at: float | None = Field(
-        None, allow_inf_nan=False, description="Unix seconds; give this or ttl_s"
+        None, gt=0, description="Unix seconds, at most 30 days from now; give this or ttl_s"
     )
     ttl_s: float | None = Field(
-        None, gt=0, le=30 * 86_400, description="seconds from now; give this or expires_at"
+        None, gt=0, le=MAX_OVERRIDE_S, description="seconds from now (at most 30 days); give this or expires_at"
     )
     reason: str = Field(..., min_length=1, max_length=500)
 
@@ -181,8 +191,8 @@ class AnomalyOut(BaseModel):
 class RecordedIn(_In):
     """A window of what Prometheus recorded of the candidate policy's target, rebuilt as a trace."""
 
-    start: float = Field(..., gt=0, description="Unix time (s) the window starts")
-    end: float = Field(..., gt=0, description="Unix time (s) the window ends; not in the future")
+    start: float = Field(..., gt=0, le=MAX_UNIX_S, description="Unix time (s) the window starts")
+    end: float = Field(..., gt=0, le=MAX_UNIX_S, description="Unix time (s) the window ends; not in the future")
     step_s: int = Field(15, ge=1, le=3600, description="one request rate per step (whole seconds)")
     rate_window_s: float = Field(60.0, ge=1, le=3600, description="the rate() window behind each step (s)")
 
@@ -201,9 +211,9 @@ class TraceIn(_In):
 class WhatIfIn(_In):
     policy: ScalingPolicy
     trace: TraceIn
-    start_s: float = Field(0.0, ge=0, description="replay from this offset into the trace (s)")
+    start_s: float = Field(0.0, ge=0, le=MAX_TRACE_S, description="replay from this offset into the trace (s)")
     duration_s: float | None = Field(
-        None, gt=0, description="replay this long (s); the whole trace when unset"
+        None, gt=0, le=MAX_TRACE_S, description="replay this long (s); the whole trace when unset"
     )
     profile: str | None = Field(
         None, max_length=100, description="replica performance profile; default cpu-tiny"

@@ -40,6 +40,9 @@ class ApiOptions:
     """Largest replica budget a what-if simulates: each replica is modelled request by request."""
     whatif_concurrency: int = 1
     """What-ifs replayed at once; further ones get 429 rather than starving the control loop's CPU."""
+    require_if_match: bool = False
+    """Refuse (428) a policy PUT, DELETE or rollback without ``If-Match``; off so scripts that
+    predate ETags keep working, on where several operators edit the same policies."""
 
     @staticmethod
     def from_config(api: Any) -> ApiOptions:

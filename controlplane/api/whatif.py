@@ -12,6 +12,7 @@ run at once; another gets 429 rather than queue behind a long one.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from controlplane.api.errors import Unavailable
 from controlplane.api.schemas import RecordedIn, TraceIn, WhatIfIn
 from controlplane.policy.model import PolicyError, ScalingPolicy
 from controlplane.store.errors import NotFound
+from controlplane.traces.errors import TraceFormatError, token_limit
 
 __all__ = ["run_whatif", "Busy"]
 
@@ -57,7 +59,8 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
         raise PolicyError(
             "policy.max_replicas", f"a what-if simulates at most {opts.whatif_max_replicas} replicas"
         )
-    trace, origin = _load(ctx, req)
+    with token_limit(profile.max_model_len, f"max_model_len {profile.max_model_len} of profile {profile_name}"):
+        trace, origin = _load(ctx, req)
     end = req.start_s + req.duration_s if req.duration_s is not None else trace.duration_s + 1.0
     trace = trace.window(req.start_s, end)
     if len(trace) == 0:
@@ -159,10 +162,28 @@ def _file(ctx: ApiContext, spec: TraceIn) -> Any:
             return load_trace(path, spec.format)
     except (PolicyError, NotFound):
         raise
+    except TraceFormatError as exc:
+        # named as the client knows the trace: the path it gave, or its upload; never a server path
+        where = "trace.path" if spec.path is not None else "trace.content"
+        shown = spec.path if spec.path is not None else "the upload"
+        at = "".join(
+            [f", row {exc.row}" if exc.row is not None else "", f", column {exc.column!r}" if exc.column else ""]
+        )
+        raise PolicyError(where, f"{shown}{at}: {_scrub(ctx, exc.message)}") from exc
     except Exception as exc:
         # a loader meeting a malformed row may raise more than ValueError; the client sent it
         where = "trace.path" if spec.path is not None else "trace.content"
-        raise PolicyError(where, str(exc).replace(tempfile.gettempdir(), "<upload>")) from exc
+        raise PolicyError(where, _scrub(ctx, str(exc))) from exc
+
+
+def _scrub(ctx: ApiContext, message: str) -> str:
+    """``message`` without the server's directories (the what-if root, temporary folders)."""
+    roots = [tempfile.gettempdir()]
+    if ctx.options.whatif_dir is not None:
+        roots += [str(Path(ctx.options.whatif_dir).resolve()), str(ctx.options.whatif_dir)]
+    for root in sorted(roots, key=len, reverse=True):
+        message = re.sub(re.escape(root.rstrip("/")) + r"/?[^\s'\",:]*", "<file>", message)
+    return message
 
 
 def _resolve(ctx: ApiContext, relative: str) -> Path:

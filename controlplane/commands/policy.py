@@ -7,7 +7,9 @@ candidate and the stored policy of its name replayed on a trace, or on what the
 controller's Prometheus recorded of the target, side by side.
 The server is given by ``--url`` or ``CONTROLPLANE_URL`` and the bearer token by
 ``--token`` or ``CONTROLPLANE_TOKEN``. A refused policy prints the field the
-server named. Exit codes: 0 done, 1 the API refused or could not be reached,
+server named. ``apply``, ``rollback`` and ``delete`` send ``If-Match`` with the
+version they read, so a change someone made in between is refused (412), never
+overwritten. Exit codes: 0 done, 1 the API refused or could not be reached,
 2 bad usage or input.
 """
 
@@ -87,6 +89,20 @@ def _call(args: argparse.Namespace, method: str, path: str, **kw: Any) -> Any:
     return r
 
 
+def _if_match(read: Any) -> dict[str, str]:
+    """Make the write conditional on the version just read: a change in between is refused (412)."""
+    tag = read.headers.get("ETag")
+    return {"If-Match": tag} if tag else {}
+
+
+def _current_tag(args: argparse.Namespace, name: str) -> dict[str, str]:
+    """If-Match for the version current now; none when it cannot be read (the write then says why)."""
+    try:
+        return _if_match(_call(args, "GET", f"/v1/policies/{name}"))
+    except ApiRefused:
+        return {}
+
+
 def _explain(r: Any) -> str:
     try:
         detail = r.json().get("detail")
@@ -95,7 +111,10 @@ def _explain(r: Any) -> str:
     if isinstance(detail, list):
         parts = [f"{d.get('field') or '.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail]
         return f"{r.status_code} invalid: " + "; ".join(parts)
-    hint = {401: " (set --token or CONTROLPLANE_TOKEN)"}.get(r.status_code, "")
+    hint = {
+        401: " (set --token or CONTROLPLANE_TOKEN)",
+        412: " (changed by someone else since it was read; read it again)",
+    }.get(r.status_code, "")
     return f"{r.status_code}: {detail}{hint}"
 
 
@@ -131,17 +150,18 @@ def _apply(args: argparse.Namespace) -> int:
     for doc in docs:
         name = doc["name"]
         try:
-            before = _call(args, "GET", f"/v1/policies/{name}").json()["version"]
+            current = _call(args, "GET", f"/v1/policies/{name}")
         except ApiRefused as exc:
             if not str(exc).startswith("404"):
                 raise
-            before = None
+            current = None
         try:
-            if before is None:
+            if current is None:
                 rec = _call(args, "POST", "/v1/policies", json=doc).json()
                 print(f"{name}: created (version {rec['version']})")
             else:
-                rec = _call(args, "PUT", f"/v1/policies/{name}", json=doc).json()
+                before = current.json()["version"]
+                rec = _call(args, "PUT", f"/v1/policies/{name}", json=doc, headers=_if_match(current)).json()
                 state = "unchanged" if rec["version"] == before else "configured"
                 print(f"{name}: {state} (version {rec['version']})")
         except ApiRefused as exc:
@@ -188,14 +208,20 @@ def _history(args: argparse.Namespace) -> int:
 
 @_run
 def _rollback(args: argparse.Namespace) -> int:
-    rec = _call(args, "POST", f"/v1/policies/{args.name}/rollback", json={"version": args.to}).json()
+    rec = _call(
+        args,
+        "POST",
+        f"/v1/policies/{args.name}/rollback",
+        json={"version": args.to},
+        headers=_current_tag(args, args.name),
+    ).json()
     print(f"{args.name}: rolled back to version {args.to} as version {rec['version']}")
     return 0
 
 
 @_run
 def _delete(args: argparse.Namespace) -> int:
-    _call(args, "DELETE", f"/v1/policies/{args.name}")
+    _call(args, "DELETE", f"/v1/policies/{args.name}", headers=_current_tag(args, args.name))
     print(f"{args.name}: deleted")
     return 0
 

@@ -25,7 +25,11 @@ from controlplane.store.audit import Actor, AuditLog
 from controlplane.store.db import Database, Row
 from controlplane.store.errors import Conflict, NotFound
 
-__all__ = ["OverrideRecord", "OverrideStore", "OverrideAdvisor"]
+__all__ = ["OverrideRecord", "OverrideStore", "OverrideAdvisor", "MAX_OVERRIDE_S"]
+
+MAX_OVERRIDE_S = 30 * 86_400.0
+"""Longest an override may stay in force (s), however it is given (``expires_at`` or ``ttl_s``):
+a pin forgotten for longer should come back to someone's attention by lapsing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,15 @@ class OverrideStore:
         self.db = db
 
     def create(self, target: str, override: Override, actor: Actor, now: float) -> OverrideRecord:
-        if not override.active(now):
-            from controlplane.policy.override import OverrideError
+        from controlplane.policy.override import OverrideError
 
+        if not override.active(now):
             raise OverrideError("expires_at", "is not in the future: the override would never be in force")
+        if override.expires_at - now > MAX_OVERRIDE_S:
+            raise OverrideError(
+                "expires_at",
+                f"is more than {MAX_OVERRIDE_S / 86_400:.0f} days ahead (at most {now + MAX_OVERRIDE_S:.0f} now)",
+            )
         with self.db.transaction() as cur:
             existing = cur.execute(
                 "SELECT id, expires_at FROM overrides WHERE target = ? AND ended_at IS NULL AND expires_at > ?",

@@ -28,7 +28,7 @@ from typing import Any
 from controlplane.policy.model import ScalingPolicy, parse_policy
 from controlplane.store.audit import Actor, AuditLog
 from controlplane.store.db import Cursor, Database, Row
-from controlplane.store.errors import Conflict, ManagedElsewhere, NotFound
+from controlplane.store.errors import Conflict, ManagedElsewhere, NotFound, StaleVersion
 
 __all__ = ["PolicyRecord", "PolicyVersion", "PolicyRepository", "MANAGERS"]
 
@@ -197,7 +197,7 @@ class PolicyRepository:
                 after=body,
                 detail=f"version {version}; managed_by {managed_by}",
             )
-        return self.get(policy.name)
+            return _committed(cur, policy.name)
 
     def update(
         self,
@@ -217,49 +217,85 @@ class PolicyRepository:
             from controlplane.policy.model import PolicyError
 
             raise PolicyError("name", f"the body names {policy.name!r} but the path names {name!r}")
-        body = policy.to_dict()
         with self.db.transaction() as cur:
-            row = self._owned(cur, name, managed_by)
-            if expected_version is not None and expected_version != row["current_version"]:
-                raise Conflict(
-                    f"policy {name!r} is at version {row['current_version']}, not {expected_version}; re-read and retry"
-                )
-            before = json.loads(row["body"])
-            if before == body and row["source"] == source:
-                changed = False
-            else:
-                changed = True
-                version = _next_version(cur, name)
-                _write_version(cur, name, version, body, now, actor, comment or action)
-                cur.execute(
-                    "UPDATE policies SET current_version = ?, source = ?, updated_at = ? WHERE name = ?",
-                    (version, source, now, name),
-                )
-                AuditLog.record(
-                    cur,
-                    at=now,
-                    actor=actor,
-                    action=action,
-                    kind="policy",
-                    name=name,
-                    before=before,
-                    after=body,
-                    detail=f"version {row['current_version']} -> {version}",
-                )
-        return self.get(name), changed
+            return self._replace(
+                cur, name, policy.to_dict(), actor, now, managed_by, source, expected_version, comment, action
+            )
 
-    def rollback(self, name: str, version: int, actor: Actor, now: float) -> PolicyRecord:
+    def rollback(
+        self, name: str, version: int, actor: Actor, now: float, *, expected_version: int | None = None
+    ) -> PolicyRecord:
         """A new version whose body is that of ``version`` (history only grows)."""
-        old = self.version(name, version)
-        policy = parse_policy(old.body)
-        record, _ = self.update(
-            name, policy, actor, now, comment=f"rollback to version {version}", action="rollback"
-        )
+        with self.db.transaction() as cur:
+            old = cur.execute(
+                "SELECT * FROM policy_versions WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+            if old is None:
+                raise NotFound(f"policy {name!r} has no version {version}")
+            body = parse_policy(json.loads(old["body"])).to_dict()
+            record, _ = self._replace(
+                cur,
+                name,
+                body,
+                actor,
+                now,
+                "api",
+                None,
+                expected_version,
+                f"rollback to version {version}",
+                "rollback",
+            )
         return record
 
-    def delete(self, name: str, actor: Actor, now: float, *, managed_by: str = "api") -> PolicyRecord:
+    def _replace(
+        self,
+        cur: Cursor,
+        name: str,
+        body: dict[str, Any],
+        actor: Actor,
+        now: float,
+        managed_by: str,
+        source: str | None,
+        expected_version: int | None,
+        comment: str,
+        action: str,
+    ) -> tuple[PolicyRecord, bool]:
+        row = self._owned(cur, name, managed_by)
+        _check_version(name, row, expected_version)
+        before = json.loads(row["body"])
+        if before == body and row["source"] == source:
+            return _record(row), False
+        version = _next_version(cur, name)
+        _write_version(cur, name, version, body, now, actor, comment or action)
+        cur.execute(
+            "UPDATE policies SET current_version = ?, source = ?, updated_at = ? WHERE name = ?",
+            (version, source, now, name),
+        )
+        AuditLog.record(
+            cur,
+            at=now,
+            actor=actor,
+            action=action,
+            kind="policy",
+            name=name,
+            before=before,
+            after=body,
+            detail=f"version {row['current_version']} -> {version}",
+        )
+        return _committed(cur, name), True
+
+    def delete(
+        self,
+        name: str,
+        actor: Actor,
+        now: float,
+        *,
+        managed_by: str = "api",
+        expected_version: int | None = None,
+    ) -> PolicyRecord:
         with self.db.transaction() as cur:
             row = self._owned(cur, name, managed_by)
+            _check_version(name, row, expected_version)
             record = _record(row)
             cur.execute("UPDATE policies SET deleted_at = ?, updated_at = ? WHERE name = ?", (now, now, name))
             AuditLog.record(
@@ -337,6 +373,21 @@ class PolicyRepository:
 def _current(cur: Cursor, name: str) -> Row | None:
     row: Row | None = cur.execute(_CURRENT + " WHERE p.name = ?", (name,)).fetchone()
     return row
+
+
+def _committed(cur: Cursor, name: str) -> PolicyRecord:
+    """The policy as this transaction left it: what the write acknowledges, whatever commits next."""
+    row = _current(cur, name)
+    assert row is not None, "read inside the transaction that wrote it"
+    return _record(row)
+
+
+def _check_version(name: str, row: Row, expected_version: int | None) -> None:
+    current = int(row["current_version"])
+    if expected_version is not None and expected_version != current:
+        raise StaleVersion(
+            f"policy {name!r} is at version {current}, not {expected_version}; re-read and retry", current
+        )
 
 
 def _next_version(cur: Cursor, name: str) -> int:

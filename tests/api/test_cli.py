@@ -146,3 +146,36 @@ def test_whatif_on_a_recorded_window_needs_the_controller(
     assert err.startswith("error: 503: a recorded window needs the controller's Prometheus source")
     assert cli("whatif", "-f", str(f), "--last", "-5") == 2
     assert "--last: must be a positive number" in capsys.readouterr().err
+
+
+def test_apply_and_delete_refuse_a_change_made_since_their_read(
+    app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another operator writes between the CLI's GET and its PUT or DELETE: the CLI's If-Match
+    (the version it read) makes the server refuse it, and the other operator's version stays."""
+    from controlplane.policy.model import parse_policy
+    from controlplane.store.audit import Actor
+
+    repo = app.state.ctx.policies
+    other = parse_policy({"name": "chat", "target": {"kind": "kubernetes", "namespace": "ml", "deployment": "vllm"},
+                          "max_replicas": 3})  # fmt: skip
+
+    async def interloper(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("PUT", "DELETE"):
+            repo.update("chat", other, Actor("bob", "admin"), 0.0)
+        await app(scope, receive, send)
+
+    monkeypatch.setattr(
+        httpx, "Client", lambda **kw: TestClient(interloper, base_url=kw["base_url"], headers=kw["headers"])
+    )
+    monkeypatch.setenv("CONTROLPLANE_TOKEN", STATIC["admin"])
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY_YAML)
+    assert main(["policy", "apply", "-f", str(f)]) == 0  # created: no PUT
+    f.write_text(POLICY_YAML.replace("max_replicas: 6", "max_replicas: 10"))
+    assert main(["policy", "apply", "-f", str(f)]) == 1
+    assert "412: policy 'chat' is at version 2, not 1" in capsys.readouterr().err
+    assert repo.get("chat").body["max_replicas"] == 3
+    other = parse_policy({**other.to_dict(), "max_replicas": 4})
+    assert main(["policy", "delete", "chat"]) == 1
+    assert "412" in capsys.readouterr().err and repo.get("chat").version == 3

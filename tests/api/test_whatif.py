@@ -119,3 +119,64 @@ def test_a_second_replay_at_once_is_429(wc: TestClient) -> None:
         assert r.status_code == 429 and r.headers["Retry-After"] == "5"
     finally:
         ctx.whatif_slots.release()
+
+
+def _with_row(size: str, column: int) -> str:
+    """Five good rows, then row 7 (the header is row 1) with ``size`` in column ``column`` (1 or 2)."""
+    rows = azure_csv(5).splitlines()
+    cells = ["2023-11-16 18:00:09.000000", "200", "50"]
+    cells[column] = size
+    return "\n".join([*rows, ",".join(cells)]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "case,content,expected",
+    [
+        ("prompt beyond int64", _with_row("99999999999999999999999", 1),
+         "the upload, row 7, column 'ContextTokens': 99999999999999999999999 tokens does not fit a 64-bit integer"),
+        ("output at 2**63", _with_row(str(2**63), 2), "row 7, column 'GeneratedTokens'"),
+        ("prompt beyond the profile's max_model_len", _with_row("513", 1),
+         "the upload, row 7, column 'ContextTokens': 513 tokens is more than the max_model_len 512"
+         " of profile cpu-tiny"),
+    ],
+    ids=["prompt beyond int64", "output at 2**63", "prompt beyond max_model_len"],
+)  # fmt: skip
+def test_trace_sizes_that_overflow_or_exceed_max_model_len_are_422_with_row_and_column(
+    wc: TestClient, case: str, content: str, expected: str
+) -> None:
+    r = wc.post("/v1/whatif", json={"policy": POLICY, "trace": {"content": content}}, headers=OP)
+    assert r.status_code == 422, (case, r.text)
+    item = r.json()["detail"][0]
+    assert item["field"] == "trace.content" and expected in item["msg"], (case, item["msg"])
+
+
+def test_max_model_len_is_the_chosen_profiles(wc: TestClient) -> None:
+    """513 tokens fit a profile with a 131,072-token context; the limit is the replay's profile."""
+    from controlplane.capacity.profile import PROFILES
+
+    roomy = next(name for name, p in PROFILES.items() if p.max_model_len >= 1024)
+    doc = {"policy": POLICY, "trace": {"content": _with_row("513", 1)}, "profile": roomy}
+    assert wc.post("/v1/whatif", json=doc, headers=OP).status_code == 200
+
+
+def test_whatif_errors_show_no_server_path(wc: TestClient, traces: Path) -> None:
+    import tempfile
+
+    (traces / "bad.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\nnot-a-time,1,1\n")
+    (traces / "policy.yaml").write_text("not a trace\n")
+    answers = [
+        wc.post("/v1/whatif", json={"policy": POLICY, "trace": trace}, headers=OP)
+        for trace in (
+            {"path": "bad.csv"},
+            {"path": "policy.yaml"},
+            {"path": "policy.yaml", "format": "azure"},
+            {"content": "TIMESTAMP,ContextTokens\n1,2\n", "format": "azure"},
+            {"content": "{not json\n", "format": "mooncake"},
+            {"content": "garbage"},
+        )
+    ]
+    for r in answers:
+        assert r.status_code == 422, r.text
+        for secret in (str(traces), str(traces.resolve()), tempfile.gettempdir(), "whatif-"):
+            assert secret not in r.text, r.text
+    assert "bad.csv, row 2" in answers[0].json()["detail"][0]["msg"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from controlplane.api.auth import Principal
 from controlplane.api.context import ApiContext
 from controlplane.api.deps import actor_of, context, require
 from controlplane.api.diff import diff_fields
 from controlplane.api.dryrun import dry_run
+from controlplane.api.preconditions import IF_MATCH_DESCRIPTION, etag, expected_version
 from controlplane.api.schemas import (
     ERRORS,
     MAX_ID,
@@ -20,6 +21,7 @@ from controlplane.api.schemas import (
     PolicyVersionOut,
     Problem,
     RollbackIn,
+    StaleOut,
 )
 from controlplane.policy.model import ScalingPolicy
 
@@ -31,6 +33,71 @@ _404: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": 
 _409: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "exists already, or managed by a custom resource"}
 }
+_ETAG = {
+    "ETag": {"description": "the version, quoted: send it back as If-Match", "schema": {"type": "string"}}
+}
+_CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    412: {
+        "model": StaleOut,
+        "description": "If-Match names a version that is no longer current",
+        "headers": _ETAG,
+    },
+    428: {"model": Problem, "description": "If-Match is required by this server and was not sent"},
+}
+
+
+# OpenAPI links: how a client (and schemathesis' stateful mode) goes from one answer to the next call.
+_NAME = {"name": "$response.body#/name"}
+_CONDITIONED = {**_NAME, "header.If-Match": "$response.header.ETag"}
+_OPS = {
+    "GetPolicy": ("get_policy_v1_policies__name__get", _NAME),
+    "UpdatePolicy": ("update_policy_v1_policies__name__put", _CONDITIONED),
+    "DeletePolicy": ("delete_policy_v1_policies__name__delete", _CONDITIONED),
+    "RollbackPolicy": ("rollback_policy_v1_policies__name__rollback_post", _CONDITIONED),
+    "ListVersions": ("list_versions_v1_policies__name__versions_get", _NAME),
+    "GetVersion": (
+        "get_version_v1_policies__name__versions__version__get",
+        {**_NAME, "path.version": "$response.body#/version"},
+    ),
+    "DiffFromVersion": (
+        "diff_versions_v1_policies__name__diff_get",
+        {**_NAME, "query.from": "$response.body#/version"},
+    ),
+}
+
+
+def _links(*names: str) -> dict[str, Any]:
+    links: dict[str, Any] = {n: {"operationId": _OPS[n][0], "parameters": _OPS[n][1]} for n in names}
+    if "UpdatePolicy" in links:
+        # the body just read, sent back unchanged: accepted, and no new version
+        links["UpdatePolicy"]["requestBody"] = "$response.body#/policy"
+    return links
+
+
+_FROM_RECORD = _links(
+    "GetPolicy",
+    "UpdatePolicy",
+    "DeletePolicy",
+    "RollbackPolicy",
+    "ListVersions",
+    "GetVersion",
+    "DiffFromVersion",
+)
+
+
+def _if_match(
+    if_match: str | None = Header(None, alias="If-Match", description=IF_MATCH_DESCRIPTION),
+) -> str | None:
+    return if_match
+
+
+def _expected(ctx: ApiContext, if_match: str | None) -> int | None:
+    return expected_version(if_match, ctx.options.require_if_match)
+
+
+def _tagged(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = etag(int(body["version"]))
+    return body
 
 
 @router.get("", response_model=list[PolicyOut], summary="List policies (current versions)")
@@ -41,7 +108,14 @@ def list_policies(
 
 
 @router.post(
-    "", response_model=PolicyOut, status_code=201, responses=_409, summary="Create a policy (version 1)"
+    "",
+    response_model=PolicyOut,
+    status_code=201,
+    responses={
+        **_409,
+        201: {"description": "the version this request created", "headers": _ETAG, "links": _FROM_RECORD},
+    },
+    summary="Create a policy (version 1)",
 )
 def create_policy(
     policy: ScalingPolicy,
@@ -51,39 +125,62 @@ def create_policy(
 ) -> dict[str, Any]:
     record = ctx.policies.create(policy, actor_of(who), ctx.clock.now())
     response.headers["Location"] = f"/v1/policies/{record.name}"
-    return record.to_dict()
+    return _tagged(response, record.to_dict())
 
 
-@router.get("/{name}", response_model=PolicyOut, responses=_404, summary="Get a policy's current version")
+@router.get(
+    "/{name}",
+    response_model=PolicyOut,
+    responses={**_404, 200: {"description": "the current version", "headers": _ETAG, "links": _FROM_RECORD}},
+    summary="Get a policy's current version",
+)
 def get_policy(
-    name: str, _: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(context)
+    name: str,
+    response: Response,
+    _: Principal = Depends(require("viewer")),
+    ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
-    return ctx.policies.get(name).to_dict()
+    return _tagged(response, ctx.policies.get(name).to_dict())
 
 
 @router.put(
     "/{name}",
     response_model=PolicyOut,
-    responses={**_404, **_409},
+    responses={
+        **_404,
+        **_409,
+        **_CONDITIONAL,
+        200: {"description": "the version now current", "headers": _ETAG, "links": _FROM_RECORD},
+    },
     summary="Replace a policy (a new version)",
 )
 def update_policy(
     name: str,
     policy: ScalingPolicy,
+    response: Response,
+    if_match: str | None = Depends(_if_match),
     who: Principal = Depends(require("admin")),
     ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
-    record, _ = ctx.policies.update(name, policy, actor_of(who), ctx.clock.now())
-    return record.to_dict()
+    expected = _expected(ctx, if_match)
+    record, _ = ctx.policies.update(name, policy, actor_of(who), ctx.clock.now(), expected_version=expected)
+    return _tagged(response, record.to_dict())
 
 
 @router.delete(
-    "/{name}", status_code=204, responses={**_404, **_409}, summary="Delete a policy (history kept)"
+    "/{name}",
+    status_code=204,
+    responses={**_404, **_409, **_CONDITIONAL},
+    summary="Delete a policy (history kept)",
 )
 def delete_policy(
-    name: str, who: Principal = Depends(require("admin")), ctx: ApiContext = Depends(context)
+    name: str,
+    if_match: str | None = Depends(_if_match),
+    who: Principal = Depends(require("admin")),
+    ctx: ApiContext = Depends(context),
 ) -> Response:
-    ctx.policies.delete(name, actor_of(who), ctx.clock.now())
+    expected = _expected(ctx, if_match)
+    ctx.policies.delete(name, actor_of(who), ctx.clock.now(), expected_version=expected)
     return Response(status_code=204)
 
 
@@ -100,15 +197,19 @@ def list_versions(
 
 
 @router.get(
-    "/{name}/versions/{version}", response_model=PolicyVersionOut, responses=_404, summary="One version"
+    "/{name}/versions/{version}",
+    response_model=PolicyVersionOut,
+    responses={**_404, 200: {"description": "that version", "headers": _ETAG}},
+    summary="One version",
 )
 def get_version(
     name: str,
+    response: Response,
     version: int = Path(..., ge=1, le=MAX_ID),
     _: Principal = Depends(require("viewer")),
     ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
-    return ctx.policies.version(name, version).to_dict()
+    return _tagged(response, ctx.policies.version(name, version).to_dict())
 
 
 @router.get(
@@ -136,16 +237,27 @@ def diff_versions(
 @router.post(
     "/{name}/rollback",
     response_model=PolicyOut,
-    responses={**_404, **_409},
+    responses={
+        **_404,
+        **_409,
+        **_CONDITIONAL,
+        200: {"description": "the version now current", "headers": _ETAG, "links": _FROM_RECORD},
+    },
     summary="Make an earlier version's content the newest version",
 )
 def rollback_policy(
     name: str,
     body: RollbackIn,
+    response: Response,
+    if_match: str | None = Depends(_if_match),
     who: Principal = Depends(require("admin")),
     ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
-    return ctx.policies.rollback(name, body.version, actor_of(who), ctx.clock.now()).to_dict()
+    expected = _expected(ctx, if_match)
+    record = ctx.policies.rollback(
+        name, body.version, actor_of(who), ctx.clock.now(), expected_version=expected
+    )
+    return _tagged(response, record.to_dict())
 
 
 @router.post(
