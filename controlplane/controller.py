@@ -20,10 +20,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from controlplane.clock import Clock, SystemClock
 from controlplane.config import ControllerConfig
 from controlplane.health import TickHealth, serve_metrics_and_health
-from controlplane.loop import Advisor, ControlLoop, StaticPolicies
+from controlplane.loop import ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import LocalTarget, ScalingPolicy, load_policy_yaml
-from controlplane.protocols import Actuator, PolicyStore, ReplicaStatus, ScaleResult, Source
+from controlplane.protocols import Actuator, Advisor, PolicyStore, ReplicaStatus, ScaleResult, Source
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
 from controlplane.telemetry import ControllerMetrics

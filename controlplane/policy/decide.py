@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlplane.policy.decision import Decision, Proposal
 from controlplane.policy.model import ScalingPolicy, StepLimits
@@ -47,10 +47,7 @@ from controlplane.policy.windows import (
     replicas_for,
     window_demand,
 )
-from controlplane.signals import Reading, Signals
-
-if TYPE_CHECKING:
-    from controlplane.protocols import ReplicaStatus
+from controlplane.signals import Reading, ReplicaStatus, Signals
 
 __all__ = ["decide", "check_inputs", "LOAD_FIELDS", "SLO_CHECKS"]
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controlplane.advisors.forecast import ForecastAdvisor
-from controlplane.advisors.schedule import ScheduleAdvisor
+from controlplane.advisors.prewarm import PrewarmAdvisor
 from controlplane.config import ControllerConfig
 from controlplane.controller import build_controller
 from tests.advisors.helpers import policy
@@ -30,7 +30,7 @@ def test_advisors_jobs_and_triggers_are_wired(tmp_path: Path) -> None:
     ctl = build_controller(_config(tmp_path), policies=_policies())
     try:
         kinds = [type(a) for a in ctl.loop.advisors]
-        assert ForecastAdvisor in kinds and ScheduleAdvisor in kinds
+        assert ForecastAdvisor in kinds and PrewarmAdvisor in kinds
         forecast = next(a for a in ctl.loop.advisors if isinstance(a, ForecastAdvisor))
         assert forecast.state_dir == (tmp_path / "forecast-state").resolve()
         assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0), ("decision-retention", 3600.0)]
