@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controlplane.advisors.prewarm import opens_within, prewarm_floors, prewarm_lead_s
-from controlplane.advisors.prewarm import PrewarmAdvisor
+from controlplane.advisors.prewarm import PrewarmAdvisor, opens_within, prewarm_floors, prewarm_lead_s
 from controlplane.advisors.prewarm_cron import fire_time, prewarm_triggers
 from controlplane.policy.decide import decide
 from controlplane.policy.model import ScalingPolicy, ScheduleWindow

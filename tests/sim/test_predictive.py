@@ -11,8 +11,8 @@ import numpy as np
 
 from controlplane.advisors.planner import PlannerSettings
 from controlplane.policy.model import SLO, LocalTarget, ScalingPolicy
-from controlplane.sim.autoscaler import DecideAutoscaler
 from controlplane.sim.advisors import SimForecastAdvisor
+from controlplane.sim.autoscaler import DecideAutoscaler
 from controlplane.sim.predictive import predictive_autoscaler
 from controlplane.sim.registry import ALL_POLICIES, PolicyContext, make_autoscaler
 from controlplane.sim.replay import ColdStart, SimConfig, simulate
