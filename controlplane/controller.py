@@ -241,7 +241,7 @@ def wire_advisors(
     if config.alertmanager.url or config.elasticsearch.url:
         from controlplane.advisors.anomaly_wiring import wire_anomalies
 
-        source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics)
+        source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics, clock)
         advisors.append(anomaly)
         on_stop.append(stop_anomaly)
     advisors.append(OverrideAdvisor(OverrideStore(db), clock))
