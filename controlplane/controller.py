@@ -1,7 +1,9 @@
 """The running controller: builds the loop's parts from settings and schedules it.
 
 Owns: choosing the backends (Prometheus source, Kubernetes or local actuator,
-leader election, policy store), the APScheduler jobs (the tick, forecast fitting
+leader election, policy store), wiring every advisor (:func:`wire_advisors`:
+forecast floor, schedule pre-warm, anomaly guard, operator overrides; the same
+set with the admin API on or off, and for the local demo and replay), the APScheduler jobs (the tick, forecast fitting
 off the tick path, cron-fired pre-warm ticks for schedule windows), the controller's /metrics endpoint, and shutting all of it
 down. The decisions themselves are made in :mod:`controlplane.loop`.
 """
@@ -17,18 +19,19 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from controlplane.actuate.routing import RoutingActuator
 from controlplane.clock import Clock, SystemClock
 from controlplane.config import ControllerConfig
 from controlplane.health import TickHealth, serve_metrics_and_health
-from controlplane.loop import Advisor, ControlLoop, StaticPolicies
-from controlplane.policy.decision import Decision
-from controlplane.policy.model import LocalTarget, ScalingPolicy, load_policy_yaml
-from controlplane.protocols import Actuator, PolicyStore, ReplicaStatus, ScaleResult, Source
+from controlplane.loop import ControlLoop, StaticPolicies
+from controlplane.policy.model import ScalingPolicy, load_policy_yaml
+from controlplane.protocols import Actuator, Advisor, PolicyStore, Source
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog
+from controlplane.store.overrides import OverrideAdvisor, OverrideStore
 from controlplane.telemetry import ControllerMetrics
 
-__all__ = ["Controller", "RoutingActuator", "load_policies_file"]
+__all__ = ["Controller", "AdvisorWiring", "build_controller", "wire_advisors", "local_config", "load_policies_file"]
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +43,6 @@ def load_policies_file(path: str | Path) -> list[ScalingPolicy]:
     text = Path(path).read_text()
     docs = [d for d in yaml.safe_load_all(text) if d is not None]
     return [load_policy_yaml(yaml.safe_dump(d)) for d in docs]
-
-
-@dataclass
-class RoutingActuator:
-    """Sends each policy to the actuator for its target kind (kubernetes or local)."""
-
-    kubernetes: Actuator | None = None
-    local: Actuator | None = None
-
-    def _for(self, policy: ScalingPolicy) -> Actuator:
-        backend = self.local if isinstance(policy.target, LocalTarget) else self.kubernetes
-        if backend is None:
-            raise RuntimeError(f"target: no {policy.target.kind} actuator is configured for {policy.name!r}")
-        return backend
-
-    def status(self, policy: ScalingPolicy, now: float) -> ReplicaStatus:
-        return self._for(policy).status(policy, now)
-
-    def scale(self, policy: ScalingPolicy, decision: Decision, now: float) -> ScaleResult:
-        return self._for(policy).scale(policy, decision, now)
 
 
 @dataclass
@@ -192,25 +175,17 @@ def build_controller(
 
         store = policy_repository(db, policies, clock)
     source: Source = PrometheusSource(config.prometheus.url, timeout_s=config.prometheus.timeout_s)
-    advisors = list(advisors)
-    if config.alertmanager.url or config.elasticsearch.url:
-        from controlplane.advisors.anomaly_wiring import wire_anomalies
-
-        source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics)
-        advisors.append(anomaly)
-        on_stop.insert(0, stop_anomaly)
-    from controlplane.advisors.wiring import scaling_advisors
-
-    scaling = scaling_advisors(config, clock, metrics, store, local)
-    on_stop.insert(0, scaling.forecast.save_all)
+    wiring = wire_advisors(config, source=source, db=db, clock=clock, metrics=metrics, store=store, local=local,
+                           extra=advisors)
+    on_stop[:0] = wiring.on_stop
     loop = ControlLoop(
         policies=store,
-        source=source,
+        source=wiring.source,
         actuator=actuator,
         log=DecisionLog(db),
         metrics=metrics,
         clock=clock,
-        advisors=[*scaling.advisors, *advisors],
+        advisors=wiring.advisors,
     )
     if leadership is not None:
         loop.leadership = leadership
@@ -226,10 +201,60 @@ def build_controller(
         tick_s=config.loop.tick_s,
         metrics_port=config.loop.metrics_port,
         metrics_addr=config.loop.metrics_addr,
-        jobs=[*scaling.jobs, *_retention_jobs(config, loop)],
-        tick_triggers=scaling.tick_triggers,
+        jobs=[*wiring.jobs, *_retention_jobs(config, loop)],
+        tick_triggers=wiring.tick_triggers,
         on_stop=on_stop,
     )
+
+
+@dataclass
+class AdvisorWiring:
+    """The advisors in the order the tick asks them, and what they need from the controller."""
+
+    source: Source  # the source, enriched with log errors when Elasticsearch is configured
+    advisors: list[Advisor]
+    jobs: list[tuple[str, Callable[[], Any], float]]
+    tick_triggers: Callable[[], Sequence[tuple[str, Any]]]
+    on_stop: list[Callable[[], None]]  # run first when the controller stops
+
+
+def wire_advisors(
+    config: ControllerConfig,
+    *,
+    source: Source,
+    db: Database,
+    clock: Clock,
+    metrics: ControllerMetrics,
+    store: PolicyStore,
+    local: Actuator | None = None,
+    extra: Sequence[Advisor] = (),
+) -> AdvisorWiring:
+    """Every advisor of the live tick, in order: forecast floor, schedule pre-warm, ``extra``,
+    the anomaly guard (with Alertmanager or Elasticsearch configured: it alerts through the one
+    and reads evidence from the other) and the operator's overrides from ``db``, which are
+    read whether or not the admin API that sets them runs here."""
+    from controlplane.advisors.wiring import scaling_advisors
+
+    scaling = scaling_advisors(config, clock, metrics, store, local)
+    advisors: list[Advisor] = [*scaling.advisors, *extra]
+    on_stop: list[Callable[[], None]] = [scaling.forecast.save_all]
+    if config.alertmanager.url or config.elasticsearch.url:
+        from controlplane.advisors.anomaly_wiring import wire_anomalies
+
+        source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics, clock)
+        advisors.append(anomaly)
+        on_stop.append(stop_anomaly)
+    advisors.append(OverrideAdvisor(OverrideStore(db), clock))
+    return AdvisorWiring(source, advisors, scaling.jobs, scaling.tick_triggers, on_stop)
+
+
+def local_config(tick_s: float, database: str | Path, state_dir: str | Path) -> ControllerConfig:
+    """The settings of a controller on this machine without an API, alerting or log source
+    (the local demo and replay): its tick, its database and where forecast state goes."""
+    return ControllerConfig.model_validate({
+        "loop": {"tick_s": tick_s, "database": str(database), "state_dir": str(state_dir), "metrics_port": 0},
+        "api": {"enabled": False},
+    })
 
 
 def _retention_jobs(config: ControllerConfig, loop: ControlLoop) -> list[tuple[str, Callable[[], Any], float]]:

@@ -1,7 +1,8 @@
-"""The control loop: the one module that wires sources, decider and actuator together.
+"""The control loop: runs the tick over sources, advisors, decider and actuator.
 
 A tick, for every policy: collect signals -> read the target's replica status ->
-gather advice (forecast floor, schedule, anomaly guard, override) -> ``decide`` ->
+the tick's decision (:mod:`controlplane.tick`: advice from the forecast floor,
+schedule pre-warm, anomaly guard and overrides, merged, then ``decide``) ->
 actuate (only the leader, never in shadow mode, never on an invalid decision) ->
 record the decision -> export metrics. Each step is timed; a step that raises is
 counted and makes that policy's decision invalid for the tick, never a scale-down.
@@ -13,50 +14,28 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from controlplane.clock import Clock, SystemClock
-from controlplane.policy.decide import decide
-from controlplane.policy.decision import Decision, Proposal
+from controlplane.policy.decision import Decision
 from controlplane.policy.model import ScalingPolicy
-from controlplane.policy.override import Override
 from controlplane.policy.state import DecisionState
-from controlplane.protocols import Actuator, PolicyStore, ReplicaStatus, ScaleResult, Source
+from controlplane.protocols import (
+    Actuator,
+    Advisor,
+    Leadership,
+    PolicyStore,
+    ReplicaStatus,
+    ScaleResult,
+    Source,
+)
 from controlplane.signals import Signals
 from controlplane.store.decisions import DecisionLog
 from controlplane.telemetry import ControllerMetrics
+from controlplane.tick import decide_tick, gather_advice
 
-__all__ = ["Advice", "Advisor", "ControlLoop", "StaticPolicies", "Leadership"]
+__all__ = ["ControlLoop", "StaticPolicies"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Advice:
-    """What the stages beside the decider add to one decision."""
-
-    floors: tuple[Proposal, ...] = ()
-    guard: str | None = None
-    override: Override | None = None
-    anomalies: tuple[str, ...] = ()
-    forecast: dict[str, Any] | None = None
-
-
-class Advisor(Protocol):
-    """A stage that looks at a policy's signals before the decision (forecast, anomalies, overrides).
-
-    A failing advisor is skipped, as raise-only floors and annotations can be. An
-    advisor whose class sets ``required = True`` (the operator's overrides) cannot:
-    when it fails the decision is invalid and nothing is patched, since acting
-    without it could undo what an operator pinned or paused.
-    """
-
-    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice: ...
-
-
-class Leadership(Protocol):
-    @property
-    def is_leader(self) -> bool: ...
 
 
 class StaticPolicies:
@@ -130,17 +109,12 @@ class ControlLoop:
         except Exception as exc:
             failures.append(f"replica status unavailable: {exc}")
             log.exception("status failed for %s", key)
-        advice = self._advise(policy, signals, status, now, failures)
+        advice, advisor_failures = gather_advice(self.advisors, policy, signals, status, now, step=self.metrics.step)
+        failures.extend(advisor_failures)
         state = self.states.get(key) or DecisionState.fresh(key)
         with self.metrics.step("decide"):
-            decision, state = decide(
-                policy, signals, state, now, status, floors=advice.floors, guard=advice.guard, override=advice.override
-            )
+            decision, state = decide_tick(policy, signals, status, state, now, advice, failures)
         self.states[key] = state
-        if failures:
-            decision = _invalidate(decision, failures)
-        if advice.anomalies or advice.forecast:
-            decision = _annotate(decision, advice)
         result: ScaleResult | None = None
         if decision.valid and leader and not decision.shadow and policy.mode != "shadow":
             try:
@@ -165,46 +139,3 @@ class ControlLoop:
         if self.on_decision is not None:
             self.on_decision(decision, result)
         return decision
-
-    def _advise(
-        self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float, failures: list[str]
-    ) -> Advice:
-        floors: list[Proposal] = []
-        guard: str | None = None
-        override: Override | None = None
-        anomalies: list[str] = []
-        forecast: dict[str, Any] | None = None
-        for advisor in self.advisors:
-            name = type(advisor).__name__
-            try:
-                with self.metrics.step(f"advise:{name}"):
-                    a = advisor.advise(policy, signals, status, now)
-            except Exception as exc:
-                log.exception("advisor %s failed for %s", name, policy.target_key)
-                if getattr(advisor, "required", False):
-                    failures.append(f"{name} unavailable: {exc}")
-                continue
-            floors.extend(a.floors)
-            guard = guard or a.guard
-            override = override or a.override
-            anomalies.extend(a.anomalies)
-            forecast = forecast or a.forecast
-        return Advice(tuple(floors), guard, override, tuple(anomalies), forecast)
-
-
-def _invalidate(decision: Decision, failures: list[str]) -> Decision:
-    from dataclasses import replace
-
-    return replace(
-        decision,
-        valid=False,
-        desired=decision.current,
-        binding="invalid:" + failures[0].split(":", 1)[0].replace(" ", "_"),
-        reasons=(*failures, *decision.reasons),
-    )
-
-
-def _annotate(decision: Decision, advice: Advice) -> Decision:
-    from dataclasses import replace
-
-    return replace(decision, anomalies=(*decision.anomalies, *advice.anomalies), forecast=advice.forecast or decision.forecast)

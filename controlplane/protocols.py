@@ -1,8 +1,14 @@
 """The small protocols the control loop is wired from.
 
-Owns: the plug-in seams (Source, Actuator, Notifier, Forecaster, Detector,
-PolicyStore) and the plain data they exchange. One backend per module
-implements each; the loop only sees these types, never a client library.
+Owns: the plug-in seams (Source, Actuator, Notifier, PolicyStore, Advisor,
+Leadership) and the plain data they exchange (:class:`Advice`,
+:class:`ScaleResult`, :class:`Alert`; :class:`ReplicaStatus` lives in
+:mod:`controlplane.signals` beside the other observations, so the pure decider
+reads it without importing this module). One backend per module implements
+each; the loop only sees these types, never a client library. Forecasters and
+detectors have their own protocols in :mod:`controlplane.forecast.base` and
+:mod:`controlplane.detect.base`.
+Must not import: any I/O library.
 """
 
 from __future__ import annotations
@@ -11,36 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from controlplane.policy.decision import Decision
+from controlplane.policy.decision import Decision, Proposal
 from controlplane.policy.model import ScalingPolicy
-from controlplane.signals import Signals
+from controlplane.policy.override import Override
+from controlplane.signals import ReplicaStatus, Signals
 
 __all__ = [
     "ReplicaStatus",
     "ScaleResult",
     "Alert",
+    "Advice",
     "Source",
     "Actuator",
     "Notifier",
-    "Forecaster",
-    "Detector",
     "PolicyStore",
+    "Advisor",
+    "Leadership",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaStatus:
-    """What the actuator sees of a target: spec, ready and still-starting replicas.
-
-    ``owner_conflict`` is set when something else also scales the target (an HPA,
-    or a replica count changed by someone since our last patch).
-    """
-
-    spec: int
-    ready: int
-    pending: int
-    owner_conflict: str | None = None
-    observed_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +57,17 @@ class Alert:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Advice:
+    """What the stages beside the decider add to one decision."""
+
+    floors: tuple[Proposal, ...] = ()
+    guard: str | None = None
+    override: Override | None = None
+    anomalies: tuple[str, ...] = ()
+    forecast: dict[str, Any] | None = None
+
+
 class Source(Protocol):
     def collect(self, policy: ScalingPolicy, now: float) -> Signals:
         """Read every signal for the policy's target at ``now``; never raises for no data."""
@@ -82,27 +86,26 @@ class Notifier(Protocol):
     def send(self, alerts: Sequence[Alert], now: float) -> None: ...
 
 
-class Forecaster(Protocol):
-    name: str
-
-    def fit(self, t: Sequence[float], y: Sequence[float]) -> None: ...
-
-    def predict(self, now: float, horizons_s: Sequence[float], quantiles: Sequence[float]) -> dict[float, list[float]]:
-        """For each quantile, one value per horizon."""
-        ...
-
-
-class Detector(Protocol):
-    def update(self, t: float, x: float) -> float:
-        """Feed one sample; return an anomaly score in [0, 1]."""
-        ...
-
-    def state(self) -> dict[str, Any]: ...
-
-    def restore(self, state: dict[str, Any]) -> None: ...
-
-
 class PolicyStore(Protocol):
     def list_policies(self) -> list[ScalingPolicy]: ...
 
     def get_policy(self, name: str) -> ScalingPolicy | None: ...
+
+
+class Advisor(Protocol):
+    """A stage that looks at a policy's signals before the decision (forecast, anomalies, overrides).
+
+    A failing advisor is skipped, as raise-only floors and annotations can be. An
+    advisor whose class sets ``required = True`` (the operator's overrides) cannot:
+    when it fails the decision is invalid and nothing is patched, since acting
+    without it could undo what an operator pinned or paused.
+    """
+
+    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice: ...
+
+
+class Leadership(Protocol):
+    """Whether this replica of the controller may patch (leader election, or always)."""
+
+    @property
+    def is_leader(self) -> bool: ...

@@ -1,7 +1,8 @@
 """Per-deployment signals with units, and the explicit "no data" value.
 
-Owns: the :class:`Reading` value (a number, or missing with the reason) and the
-:class:`Signals` bundle that every source fills and every pure stage reads.
+Owns: the :class:`Reading` value (a number, or missing with the reason), the
+:class:`Signals` bundle that every source fills and every pure stage reads, and
+:class:`ReplicaStatus`, what the actuator observes of a target's replicas.
 Must not import: any HTTP, Kubernetes, Elasticsearch or web library.
 
 Missing data is never zero. A source that cannot read a series returns
@@ -15,7 +16,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["Reading", "Signals", "SIGNAL_UNITS"]
+__all__ = ["Reading", "Signals", "SIGNAL_UNITS", "ReplicaStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +130,18 @@ class Signals:
                 d = data[name]
                 kwargs[name] = Reading(d.get("value"), d.get("reason"), d.get("at"))
         return Signals(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    """What the actuator sees of a target: spec, ready and still-starting replicas.
+
+    ``owner_conflict`` is set when something else also scales the target (an HPA,
+    or a replica count changed by someone since our last patch).
+    """
+
+    spec: int
+    ready: int
+    pending: int
+    owner_conflict: str | None = None
+    observed_at: float = 0.0

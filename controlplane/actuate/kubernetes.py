@@ -50,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from kubernetes import client
 
@@ -58,19 +58,14 @@ from controlplane.actuate.events import EventRecorder
 from controlplane.actuate.kubeclient import ApiFailure, classify
 from controlplane.policy.decision import Decision
 from controlplane.policy.model import KubernetesTarget, ScalingPolicy
-from controlplane.protocols import ReplicaStatus, ScaleResult
+from controlplane.protocols import Leadership, ReplicaStatus, ScaleResult
 
-__all__ = ["ActuationError", "ActuatorSettings", "KubernetesActuator", "Leadership"]
+__all__ = ["ActuationError", "ActuatorSettings", "KubernetesActuator"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MERGE_PATCH = "application/merge-patch+json"
-
-
-class Leadership(Protocol):
-    @property
-    def is_leader(self) -> bool: ...
 
 
 class ActuationError(RuntimeError):

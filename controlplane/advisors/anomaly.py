@@ -1,9 +1,10 @@
 """The anomaly advisor: every tick, per target, run the detectors and checks, hold a
 scale-up behind a broken replica, and alert.
 
-Owns: :class:`AnomalyAdvisor` (an :class:`~controlplane.loop.Advisor`), its
-per-target state (detectors, hysteresis, latency baseline; saveable with
-``state()``/``restore()``), exporting ``controlplane_anomaly_score`` and turning
+Owns: :class:`AnomalyAdvisor` (an :class:`~controlplane.protocols.Advisor`)
+around the pure :class:`~controlplane.advisors.anomaly_guard.AnomalyGuard`
+(per-target detectors, hysteresis, latency baseline; saveable with
+``state()``/``restore()``): reading the log evidence, exporting ``controlplane_anomaly_score`` and turning
 active findings into Alertmanager alerts through an
 :class:`~controlplane.notify.book.AlertBook` and a notifier.
 Must not import: a client library; alerts leave through the
@@ -24,25 +25,15 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from controlplane.advisors.anomaly_bank import DetectorBank
-from controlplane.advisors.anomaly_rules import (
-    AnomalySettings,
-    Finding,
-    Hysteresis,
-    check_errors,
-    check_latency_spike,
-    check_latency_without_load,
-    check_scores,
-)
-from controlplane.loop import Advice
+from controlplane.advisors.anomaly_guard import AnomalyGuard
+from controlplane.advisors.anomaly_rules import AnomalySettings, Finding
 from controlplane.notify.book import AlertBook
 from controlplane.policy.model import KubernetesTarget, LocalTarget, ScalingPolicy
-from controlplane.protocols import Alert, Notifier, ReplicaStatus
+from controlplane.protocols import Advice, Alert, Notifier, ReplicaStatus
 from controlplane.signals import Signals
 from controlplane.sources.logs import LogReading
 from controlplane.telemetry import ControllerMetrics
@@ -54,20 +45,10 @@ log = logging.getLogger(__name__)
 #: Where runbooks/<AlertName>.md is served; the same default as the generated alert rules.
 RUNBOOK_BASE_URL = "https://example.com/llm-controlplane/runbooks"
 ALERT_NAMES = ("VllmErrorBurst", "VllmLatencyWithoutLoad", "VllmLatencySpike", "VllmSignalAnomaly")
-STATE_VERSION = 1
-
-
-@dataclass
-class _Target:
-    bank: DetectorBank
-    hysteresis: Hysteresis
-    calm_ttft: deque[float]
-    last_now: float | None = None
-    last_advice: Advice = field(default_factory=Advice)
 
 
 class AnomalyAdvisor:
-    """One instance serves every policy; state is kept per target key.
+    """One instance serves every policy; the :class:`AnomalyGuard` keeps state per target key.
 
     ``logs`` returns the log source's latest reading of a target (per-class
     evidence). ``min_step_s``: a second call for a target sooner than this
@@ -87,66 +68,28 @@ class AnomalyAdvisor:
         runbook_base_url: str = RUNBOOK_BASE_URL,
         min_step_s: float = 0.5,
     ) -> None:
-        self.settings = settings or AnomalySettings()
+        self.guard = AnomalyGuard(settings, bank=bank, min_step_s=min_step_s)
+        self.settings = self.guard.settings
         self.metrics = metrics
         self.notifier = notifier
         self.book = book or AlertBook()
         self.logs = logs
-        self.make_bank = bank
         self.runbook_base_url = runbook_base_url.rstrip("/")
-        self.min_step_s = min_step_s
-        self._targets: dict[str, _Target] = {}
         self._lock = threading.Lock()
-
-    def _target(self, key: str) -> _Target:
-        t = self._targets.get(key)
-        if t is None:
-            s = self.settings
-            t = _Target(self.make_bank(), Hysteresis(s.raise_ticks, s.clear_ticks), deque(maxlen=s.baseline_ticks))
-            self._targets[key] = t
-        return t
 
     def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
         key = policy.target_key
-        with self._lock:
-            t = self._target(key)
-            if t.last_now is not None and now - t.last_now < self.min_step_s:
-                return t.last_advice
-            findings = self._findings(policy, signals, status, t, now)
-            active = [f for f in findings if t.hysteresis.step(f.ident, f.verdict, now, f.raise_ticks)]
-            ttft = signals.ttft_p95
-            spiking = any(f.name == "VllmLatencySpike" and (f.verdict == "raise" or f in active) for f in findings)
-            if ttft.ok and ttft.value is not None and not spiking:
-                t.calm_ttft.append(ttft.value)
-            guards = [f for f in findings if f.guard and (f in active or f.verdict == "raise")]
-            advice = Advice(
-                guard="; ".join(f"{f.name}: {f.evidence}" for f in guards) or None,
-                anomalies=tuple(f"{f.ident}: {f.evidence}" for f in active),
-            )
-            t.last_now, t.last_advice = now, advice
-            alerts = [self._alert(policy, f, t.hysteresis.since(f.ident) or now, f in guards) for f in active]
-            to_send = self.book.update(key, alerts, now)
-        self._export(policy, findings)
-        self._send(to_send, now)
-        return advice
-
-    def _findings(
-        self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, t: _Target, now: float
-    ) -> list[Finding]:
-        s = self.settings
-        try:
-            scores = t.bank.update(signals, now)
-        except Exception:
-            log.exception("anomaly detectors failed for %s", policy.target_key)
-            scores = {}
-        reading = self.logs(policy.target_key) if self.logs is not None else None
+        reading = self.logs(key) if self.logs is not None else None
         evidence = reading.errors.summary() if reading is not None and reading.errors and reading.errors.errors else None
-        return [
-            check_errors(signals, s, evidence),
-            check_latency_without_load(policy, signals, status.ready),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s),
-            *check_scores(scores, s),
-        ]
+        with self._lock:
+            a = self.guard.assess(policy, signals, status, now, evidence)
+            if a.repeated:
+                return a.advice
+            alerts = [self._alert(policy, f, a.since[f.ident], f in a.guards) for f in a.active]
+            to_send = self.book.update(key, alerts, now)
+        self._export(policy, list(a.findings))
+        self._send(to_send, now)
+        return a.advice
 
     def _alert(self, policy: ScalingPolicy, f: Finding, since: float, guarding: bool) -> Alert:
         target = policy.target
@@ -192,30 +135,11 @@ class AnomalyAdvisor:
     def state(self) -> dict[str, Any]:
         """Everything to continue after a restart (detectors, hysteresis, baselines); JSON-safe."""
         with self._lock:
-            return {
-                "version": STATE_VERSION,
-                "targets": {
-                    key: {
-                        "bank": t.bank.state(),
-                        "hysteresis": t.hysteresis.state(),
-                        "calm_ttft": list(t.calm_ttft),
-                        "last_now": t.last_now,
-                    }
-                    for key, t in self._targets.items()
-                },
-            }
+            return self.guard.state()
 
     def restore(self, state: dict[str, Any]) -> None:
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise ValueError(f"state.version: expected {STATE_VERSION}, got {state.get('version') if isinstance(state, dict) else state!r}")
         with self._lock:
-            self._targets = {}
-            for key, saved in state.get("targets", {}).items():
-                t = self._target(key)
-                t.bank.restore(saved["bank"])
-                t.hysteresis.restore(saved["hysteresis"])
-                t.calm_ttft.extend(float(v) for v in saved["calm_ttft"])
-                t.last_now = saved.get("last_now")
+            self.guard.restore(state)
 
     def close(self) -> None:
         close = getattr(self.notifier, "close", None)

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controlplane.policy.decide import SLO_CHECKS
+from controlplane.policy.inputs import SLO_CHECKS
 from controlplane.policy.model import ScalingPolicy
 from controlplane.signals import Signals
 

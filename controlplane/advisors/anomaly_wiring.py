@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from controlplane.advisors.anomaly import AnomalyAdvisor
+from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.notify.book import AlertBook
 from controlplane.protocols import Notifier, Source
@@ -23,7 +24,7 @@ RESEND_S = 60.0
 
 
 def wire_anomalies(
-    config: ControllerConfig, source: Source, metrics: ControllerMetrics
+    config: ControllerConfig, source: Source, metrics: ControllerMetrics, clock: Clock | None = None
 ) -> tuple[Source, AnomalyAdvisor, Callable[[], None]]:
     """``(source, advisor, stop)``: ``source`` enriched with log errors when Elasticsearch
     is configured; the advisor alerting through Alertmanager when it is configured."""
@@ -46,7 +47,7 @@ def wire_anomalies(
         from controlplane.notify.dispatch import BackgroundNotifier
 
         notifier = BackgroundNotifier(
-            AlertmanagerNotifier(am.url, timeout_s=am.timeout_s, valid_for_s=5 * RESEND_S), metrics=metrics
+            AlertmanagerNotifier(am.url, timeout_s=am.timeout_s, valid_for_s=5 * RESEND_S), metrics=metrics, clock=clock
         )
     advisor = AnomalyAdvisor(metrics=metrics, notifier=notifier, book=AlertBook(resend_s=RESEND_S), logs=latest)
 

@@ -36,9 +36,8 @@ from controlplane.advisors.planner import PlannerSettings, PredictivePlanner
 from controlplane.capacity.profile import PerformanceProfile, get_profile
 from controlplane.clock import Clock, SystemClock
 from controlplane.forecast.budget import FitBudget
-from controlplane.loop import Advice
 from controlplane.policy.model import LocalTarget, ScalingPolicy
-from controlplane.protocols import ReplicaStatus
+from controlplane.protocols import Advice, ReplicaStatus
 from controlplane.signals import Signals
 from controlplane.telemetry import ControllerMetrics
 
@@ -108,12 +107,9 @@ class ForecastAdvisor:
         if not policy.predictive.enabled:
             return Advice()
         planner = self._planner(policy)
-        planner.observe(now, signals, status, self._new_startups(policy))
-        proposal, record = planner.propose(policy, now, self.tick_s)
+        advice, record = planner.advise(policy, signals, status, now, self.tick_s, self._new_startups(policy))
         self._export(policy, record)
-        if record is None:
-            record = {"series": "request_rate", "floor": None, "dropped": proposal.detail}
-        return Advice(floors=(proposal,), forecast=record)
+        return advice
 
     def _new_startups(self, policy: ScalingPolicy) -> list[float] | None:
         if self.startup_source is None:

@@ -18,7 +18,8 @@ correction, and advances the fitted forecaster over the new samples with
 path -- fits a *fresh* forecaster on the recorded history only (the past:
 nothing after ``now`` exists in it), recomputes the modelled capacity for the
 recent mean request size, and swaps both in. :meth:`propose` returns the
-``Proposal("predictive", ...)`` and the forecast record for the decision.
+``Proposal("predictive", ...)`` and the forecast record for the decision;
+:meth:`advise` is observe and propose as one tick's advice.
 
 Concurrency: the tick and the fit job may run at once in the live
 controller. One lock guards the history, the floor's trackers and the swap;
@@ -51,10 +52,10 @@ from controlplane.forecast.selector import AutoForecaster, default_candidates
 from controlplane.forecast.slot import ForecastSlot, fit_fresh
 from controlplane.policy.decision import Proposal
 from controlplane.policy.model import ScalingPolicy
-from controlplane.protocols import ReplicaStatus
+from controlplane.protocols import Advice, ReplicaStatus
 from controlplane.signals import Signals
 
-__all__ = ["PlannerSettings", "PredictivePlanner", "quick_candidates", "workload_key"]
+__all__ = ["PlannerSettings", "PredictivePlanner", "forecast_advice", "quick_candidates", "workload_key"]
 
 UNIT = "requests/s"
 
@@ -116,6 +117,12 @@ def workload_key(prompt: float, output: float) -> Workload:
         return float(round(1.05 ** round(math.log(max(1.0, v)) / math.log(1.05))))
 
     return Workload(max(1.0, snap(prompt)), max(1.0, snap(output)))
+
+
+def forecast_advice(proposal: Proposal, record: dict[str, Any] | None) -> Advice:
+    """The floor and the forecast record as a tick's advice; before a fit, the record says why there is no floor."""
+    shown = record if record is not None else {"series": "request_rate", "floor": None, "dropped": proposal.detail}
+    return Advice(floors=(proposal,), forecast=shown)
 
 
 class PredictivePlanner:
@@ -201,6 +208,14 @@ class PredictivePlanner:
         if proposal.replicas is None:
             record["dropped"] = proposal.detail
         return proposal, record
+
+    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float, tick_s: float,
+               startups: Sequence[float] | None = None) -> tuple[Advice, dict[str, Any] | None]:
+        """One tick of the forecast advisor (live and simulated): observe, then the floor as
+        advice; also the forecast record (None before a fit) for the caller's metrics."""
+        self.observe(now, signals, status, startups)
+        proposal, record = self.propose(policy, now, tick_s)
+        return forecast_advice(proposal, record), record
 
     # -- the fit job ------------------------------------------------------------------------------
     def factory(self, budget: FitBudget | None = None) -> Callable[[], QuantileForecaster]:

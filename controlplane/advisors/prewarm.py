@@ -1,6 +1,8 @@
 """Pre-warming for scheduled windows: their minimum, asked for one lead time before they open.
 
-Owns: :func:`prewarm_lead_s`, :func:`opens_within` and :func:`prewarm_floors`.
+Owns: :func:`prewarm_lead_s`, :func:`opens_within`, :func:`prewarm_floors` and
+:class:`PrewarmAdvisor` (the floors as each tick's advice, in the live
+controller and the simulator alike).
 Must not import: any I/O library; time comes in as ``now`` (Unix seconds).
 
 A schedule window's ``min_replicas`` is applied by the decider while the window
@@ -18,12 +20,15 @@ of a clock change.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from controlplane.policy.decision import Proposal
 from controlplane.policy.model import ScalingPolicy, ScheduleWindow
 from controlplane.policy.schedule import window_active
+from controlplane.protocols import Advice
+from controlplane.signals import ReplicaStatus, Signals
 
-__all__ = ["prewarm_lead_s", "opens_within", "prewarm_floors", "SOURCE_PREFIX"]
+__all__ = ["prewarm_lead_s", "opens_within", "prewarm_floors", "PrewarmAdvisor", "SOURCE_PREFIX"]
 
 SOURCE_PREFIX = "schedule-prewarm:"
 
@@ -77,3 +82,20 @@ def prewarm_floors(policy: ScalingPolicy, now: float, lead_s: float) -> tuple[Pr
             f" starting its min_replicas {w.min_replicas} now",
         ))
     return tuple(out)
+
+
+class PrewarmAdvisor:
+    """Pre-warm floors; ``startup_p95`` (target key -> seconds or None) lengthens the lead
+    when replicas are measured to start slower than the policy says."""
+
+    def __init__(self, tick_s: float, startup_p95: Callable[[str], float | None] | None = None) -> None:
+        if not tick_s > 0:
+            raise ValueError("tick_s: must be > 0")
+        self.tick_s = float(tick_s)
+        self.startup_p95 = startup_p95
+
+    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
+        if not policy.schedule:
+            return Advice()
+        p95 = self.startup_p95(policy.target_key) if self.startup_p95 is not None else None
+        return Advice(floors=prewarm_floors(policy, now, prewarm_lead_s(policy, self.tick_s, p95)))

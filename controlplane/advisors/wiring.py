@@ -2,7 +2,7 @@
 
 Owns: :func:`scaling_advisors`, which builds the
 :class:`~controlplane.advisors.forecast.ForecastAdvisor` and
-:class:`~controlplane.advisors.schedule.ScheduleAdvisor` from the controller
+:class:`~controlplane.advisors.prewarm.PrewarmAdvisor` from the controller
 settings and says which scheduler jobs they need. Must not import: a web,
 Kubernetes or Elasticsearch client.
 
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.advisors.forecast import ForecastAdvisor
-from controlplane.advisors.schedule import ScheduleAdvisor, prewarm_triggers
+from controlplane.advisors.prewarm import PrewarmAdvisor
+from controlplane.advisors.prewarm_cron import prewarm_triggers
 from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.policy.model import LocalTarget, ScalingPolicy
@@ -34,7 +35,7 @@ __all__ = ["ScalingAdvisors", "scaling_advisors", "forecast_state_dir"]
 @dataclass
 class ScalingAdvisors:
     forecast: ForecastAdvisor
-    schedule: ScheduleAdvisor
+    schedule: PrewarmAdvisor
     jobs: list[tuple[str, Callable[[], Any], float]]
     tick_triggers: Callable[[], Sequence[tuple[str, Any]]]
 
@@ -54,7 +55,7 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
     tick_s = config.loop.tick_s
     forecast = ForecastAdvisor(tick_s=tick_s, clock=clock, metrics=metrics, state_dir=state_dir,
                                startup_source=startups)
-    schedule = ScheduleAdvisor(tick_s, startup_p95=forecast.startup_p95)
+    schedule = PrewarmAdvisor(tick_s, startup_p95=forecast.startup_p95)
     return ScalingAdvisors(
         forecast=forecast,
         schedule=schedule,

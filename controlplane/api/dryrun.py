@@ -2,8 +2,8 @@
 
 Owns: :func:`dry_run`. It reads the same inputs the loop's next tick would
 (the source's signals, the actuator's replica status, every advisor's advice
-including an active override, the target's decision state) and calls the pure
-``decide``. The state it gets back is thrown away and nothing is patched or
+including an active override, the target's decision state) and makes the
+tick's decision with the loop's own :func:`controlplane.tick.decide_tick`. The state it gets back is thrown away and nothing is patched or
 recorded. With no running loop, or no source or actuator, it raises
 :class:`~controlplane.api.errors.Unavailable` (503) rather than guess.
 """
@@ -17,11 +17,9 @@ from typing import Any
 from controlplane.api.context import ApiContext
 from controlplane.api.encode import finite
 from controlplane.api.errors import Unavailable
-from controlplane.policy.decide import decide
-from controlplane.policy.decision import Proposal
-from controlplane.policy.override import Override
 from controlplane.policy.state import DecisionState
 from controlplane.store.errors import NotFound
+from controlplane.tick import decide_tick, gather_advice
 
 __all__ = ["dry_run"]
 
@@ -49,23 +47,14 @@ def dry_run(ctx: ApiContext, name: str) -> dict[str, Any]:
         status = actuator.status(policy, now)
     except Exception as exc:
         raise Unavailable(f"replica status is unavailable: {exc}") from exc
-    floors: list[Proposal] = []
-    guard: str | None = None
-    override: Override | None = ctx.overrides.active_for(policy.target_key, now)
-    for advisor in getattr(ctx.loop, "advisors", ()):
-        try:
-            advice = advisor.advise(policy, signals, status, now)
-        except Exception:
-            log.exception("advisor %s failed during a dry-run of %s", type(advisor).__name__, name)
-            continue
-        floors.extend(advice.floors)
-        guard = guard or advice.guard
-        override = override or advice.override
+    advice, failures = gather_advice(getattr(ctx.loop, "advisors", ()), policy, signals, status, now)
+    if advice.override is None:
+        # the loop wires the override advisor; without a loop's advisors the table is read here
+        advice = replace(advice, override=ctx.overrides.active_for(policy.target_key, now))
     states = getattr(ctx.loop, "states", {})
     state = states.get(policy.target_key) or DecisionState.fresh(policy.target_key)
-    decision, _ = decide(policy, signals, state, now, status, floors=floors, guard=guard, override=override)
-    if policy.mode == "shadow":
-        decision = replace(decision, shadow=True)
+    decision, _ = decide_tick(policy, signals, status, state, now, advice, failures)
+    override = advice.override
     leader = bool(getattr(getattr(ctx.loop, "leadership", None), "is_leader", True))
     would_patch = decision.valid and not decision.shadow and leader and decision.desired != decision.current
     return {

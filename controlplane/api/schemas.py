@@ -215,6 +215,11 @@ class WhatIfIn(_In):
     duration_s: float | None = Field(
         None, gt=0, le=MAX_TRACE_S, description="replay this long (s); the whole trace when unset"
     )
+    replay_at: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description="Unix time the replayed window starts at, for schedule windows; default the"
+        " trace's own time (its date-times, or the recorded window), else 0",
+    )
     profile: str | None = Field(
         None, max_length=100, description="replica performance profile; default cpu-tiny"
     )

@@ -77,10 +77,8 @@ def serve_api(config: Any, db: Database, loop: Any, kube_api: Any = None) -> lis
     from controlplane.api.app import create_app
     from controlplane.api.settings import ApiOptions
     from controlplane.store.insights import Insights
-    from controlplane.store.overrides import OverrideAdvisor, OverrideStore
 
     insights = Insights()
-    loop.advisors = (*loop.advisors, OverrideAdvisor(OverrideStore(db), loop.clock))
     previous = loop.on_decision
 
     def on_decision(decision: Any, result: Any) -> None:

@@ -5,8 +5,10 @@ what-if directory, never outside it, text uploaded in the request, or a window
 of what Prometheus recorded of the candidate's target, rebuilt by
 :func:`controlplane.traces.recorded.trace_from_recorded`),
 bounding the replay (requests and span, from :class:`ApiOptions`), and running
-:func:`controlplane.sim.compare.simulate_policy` for the candidate and, when
-asked, the stored policy of the same name. Only ``whatif_concurrency`` replays
+:func:`controlplane.sim.compare.simulate_policy` (the controller's tick and
+advisors) for the candidate and, when asked, the stored policy of the same
+name. The replay's clock starts at ``replay_at``, by default the trace's own
+time, so schedule windows and pre-warm apply at the hours the requests came. Only ``whatif_concurrency`` replays
 run at once; another gets 429 rather than queue behind a long one.
 """
 
@@ -63,6 +65,8 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
         trace, origin = _load(ctx, req)
     end = req.start_s + req.duration_s if req.duration_s is not None else trace.duration_s + 1.0
     trace = trace.window(req.start_s, end)
+    # the replay's clock: schedule windows and pre-warm read the hour and weekday the requests came
+    replay_at = req.replay_at if req.replay_at is not None else trace.start_unix or 0.0
     if len(trace) == 0:
         raise PolicyError("start_s", "the chosen window of the trace holds no requests")
     if trace.duration_s > opts.whatif_max_duration_s:
@@ -83,7 +87,7 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
             e2e_s=policy.slo.e2e_p95_s,
             objective=policy.slo.objective,
         )
-        result = simulate_policy(trace, policy, profile)
+        result = simulate_policy(trace, policy, profile, epoch=replay_at)
         return dict(finite(result.summary(slo)))
 
     current = None
@@ -96,6 +100,7 @@ def _run(ctx: ApiContext, req: WhatIfIn) -> dict[str, Any]:
             "requests": len(trace),
             "duration_s": float(trace.duration_s),
             "start_s": req.start_s,
+            "replay_at": replay_at,
             **origin,
         },
         "profile": profile_name,

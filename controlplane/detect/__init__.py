@@ -1,7 +1,7 @@
 """Streaming anomaly detectors for per-tick serving metrics (pure core).
 
 Owns: the detectors (each ``update(t, x) -> score in [0, 1]`` with
-``state()``/``restore()``, see :class:`controlplane.protocols.Detector`) and
+``state()``/``restore()``, see :class:`controlplane.detect.base.StreamingDetector`) and
 their named configurations. Must not import HTTP, Kubernetes, Elasticsearch or
 web libraries, nor read the clock: time arrives as ``t`` (Unix seconds).
 """

@@ -9,13 +9,15 @@ the decision log and the raw timeline to the output folder.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from controlplane.actuate.local import LocalActuator, emulator_command
-from controlplane.controller import Controller
+from controlplane.clock import SystemClock
+from controlplane.controller import Controller, local_config, wire_advisors
 from controlplane.local.prometheus import PrometheusServer
 from controlplane.loop import ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision
@@ -149,6 +151,7 @@ def run_demo(settings: DemoSettings, trace: Trace, drive_load: Any, echo: Any = 
     )
     db_path = out / "decisions.db"
     db_path.unlink(missing_ok=True)
+    shutil.rmtree(work / "forecast-state", ignore_errors=True)  # a fresh run learns afresh
     db = Database(db_path)
     recorder = _Recorder(start=time.time(), echo=echo)
     controller: Controller | None = None
@@ -161,15 +164,24 @@ def run_demo(settings: DemoSettings, trace: Trace, drive_load: Any, echo: Any = 
 
         metrics = ControllerMetrics()
         serve_metrics(metrics, metrics_port)
+        store = StaticPolicies([policy])
+        wiring = wire_advisors(
+            local_config(settings.tick_s, db_path, work / "forecast-state"), source=PrometheusSource(prom.url, timeout_s=2.0),
+            db=db, clock=SystemClock(), metrics=metrics, store=store, local=actuator,
+        )
         loop = ControlLoop(
-            policies=StaticPolicies([policy]),
-            source=PrometheusSource(prom.url, timeout_s=2.0),
+            policies=store,
+            source=wiring.source,
             actuator=actuator,
             log=DecisionLog(db),
             metrics=metrics,
             on_decision=recorder,
+            advisors=wiring.advisors,
         )
-        controller = Controller(loop=loop, tick_s=settings.tick_s).start()
+        controller = Controller(
+            loop=loop, tick_s=settings.tick_s, jobs=wiring.jobs, tick_triggers=wiring.tick_triggers,
+            on_stop=wiring.on_stop,
+        ).start()
         recorder.start = time.time()
         requests = drive_load(trace, actuator.targets_dir / "demo.json", settings.load_seconds)
         echo(f"load finished; watching {settings.tail_seconds:g} s more for the scale-down")

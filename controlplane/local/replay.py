@@ -25,6 +25,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,8 @@ import httpx
 import numpy as np
 
 from controlplane.actuate.local import LocalActuator, emulator_command
-from controlplane.controller import Controller
+from controlplane.clock import SystemClock
+from controlplane.controller import Controller, local_config, wire_advisors
 from controlplane.local.demo import _bootstrap
 from controlplane.local.prometheus import PrometheusServer
 from controlplane.loop import ControlLoop, StaticPolicies
@@ -252,6 +254,7 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
     )
     db_path = work / "decisions.db"
     db_path.unlink(missing_ok=True)
+    shutil.rmtree(work / "forecast-state", ignore_errors=True)  # a fresh run learns afresh
     db = Database(db_path)
     errors = _ErrorLog()
     logging.getLogger().addHandler(errors)
@@ -293,13 +296,19 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
         tracker.start()
         from controlplane.sources.prometheus import PrometheusSource
 
+        store = StaticPolicies([policy])
+        wiring = wire_advisors(
+            local_config(settings.tick_s, db_path, work / "forecast-state"), source=PrometheusSource(prom.url, timeout_s=2.0),
+            db=db, clock=SystemClock(), metrics=metrics, store=store, local=actuator,
+        )
         loop = _TimedLoop(
-            policies=StaticPolicies([policy]),
-            source=PrometheusSource(prom.url, timeout_s=2.0),
+            policies=store,
+            source=wiring.source,
             actuator=actuator,
             log=DecisionLog(db),
             metrics=metrics,
             on_decision=on_decision,
+            advisors=wiring.advisors,
             tick_s=settings.tick_s,
         )
         worker.start()
@@ -310,7 +319,10 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
         loop.anchor = anchor[0]
         start_q.put(anchor[0])
         time.sleep(max(0.0, anchor[0] - time.time()))
-        controller = Controller(loop=loop, tick_s=settings.tick_s).start()
+        controller = Controller(
+            loop=loop, tick_s=settings.tick_s, jobs=wiring.jobs, tick_triggers=wiring.tick_triggers,
+            on_stop=wiring.on_stop,
+        ).start()
         echo(f"replay: {len(trace)} requests over {trace.duration_s:.0f} s; prometheus {prom.url}; tick {settings.tick_s:g} s")
         _wait_for(worker, settings, anchor[0], actuator, target.group, echo)
         if settings.tail_s > 0:

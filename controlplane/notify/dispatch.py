@@ -5,7 +5,8 @@ that queues alerts (the newest version of each alert wins) for one worker
 thread, which sends them through the inner notifier. A failed send is logged,
 counted as ``controlplane_step_errors_total{step="notify"}`` and retried after
 ``retry_s`` unless a newer version of the same alert arrived meanwhile; nothing
-is ever raised into the tick.
+is ever raised into the tick. Each send is stamped with ``clock``'s time (the
+controller's clock), not the wall clock read here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from controlplane.clock import Clock, SystemClock
 from controlplane.notify.book import AlertKey, alert_key
 from controlplane.protocols import Alert, Notifier
 from controlplane.telemetry import ControllerMetrics
@@ -27,9 +29,10 @@ log = logging.getLogger(__name__)
 class BackgroundNotifier:
     def __init__(
         self, inner: Notifier, *, metrics: ControllerMetrics | None = None, retry_s: float = 5.0,
-        max_pending: int = 1000,
+        max_pending: int = 1000, clock: Clock | None = None,
     ) -> None:
         self.inner = inner
+        self.clock = clock or SystemClock()
         self.metrics = metrics
         self.retry_s = retry_s
         self.max_pending = max_pending
@@ -98,9 +101,9 @@ class BackgroundNotifier:
         try:
             if self.metrics is not None:
                 with self.metrics.step("notify"):
-                    self.inner.send(alerts, time.time())
+                    self.inner.send(alerts, self.clock.now())
             else:
-                self.inner.send(alerts, time.time())
+                self.inner.send(alerts, self.clock.now())
         except Exception as exc:
             self.failures += 1
             log.warning("could not send %d alert(s): %s", len(alerts), exc)

@@ -32,9 +32,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlplane.policy.decision import Decision, Proposal
+from controlplane.policy.inputs import LOAD_FIELDS, SLO_CHECKS
 from controlplane.policy.model import ScalingPolicy, StepLimits
 from controlplane.policy.override import Override
 from controlplane.policy.schedule import Bounds, bounds_at
@@ -47,23 +48,9 @@ from controlplane.policy.windows import (
     replicas_for,
     window_demand,
 )
-from controlplane.signals import Reading, Signals
+from controlplane.signals import Reading, ReplicaStatus, Signals
 
-if TYPE_CHECKING:
-    from controlplane.protocols import ReplicaStatus
-
-__all__ = ["decide", "check_inputs", "LOAD_FIELDS", "SLO_CHECKS"]
-
-# Load readings every decision needs: they tell the SLO check whether high
-# latency is a capacity problem, and scale-to-zero whether the target is idle.
-LOAD_FIELDS = ("waiting_requests", "running_requests")
-
-# proposal source -> (Signals field, SLO attribute, label)
-SLO_CHECKS: dict[str, tuple[str, str, str]] = {
-    "slo_ttft": ("ttft_p95", "ttft_p95_s", "ttft p95"),
-    "slo_itl": ("itl_p95", "itl_p95_s", "itl p95"),
-    "slo_e2e": ("e2e_p95", "e2e_p95_s", "e2e p95"),
-}
+__all__ = ["decide", "check_inputs"]
 
 
 @dataclass

@@ -7,7 +7,9 @@ and the idle-since time (scale-to-zero).
 Must not import: any I/O library.
 
 The state is immutable: :func:`controlplane.policy.decide.decide` returns a new
-one every tick, and the loop persists it with :meth:`DecisionState.to_dict`.
+one every tick. The loop keeps it in memory only (a restarted controller starts
+fresh and decides cautiously); :meth:`DecisionState.to_dict` and
+:meth:`DecisionState.from_dict` serialise it for whoever needs to.
 Memory is bounded: entries older than the longest window are pruned on every
 update, and no history holds more than :data:`MAX_ENTRIES` entries even if a
 caller ticks far faster than the windows expect.

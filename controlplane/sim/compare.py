@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from controlplane.advisors.overrides import PlannedOverride
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.model import ScalingPolicy
+from controlplane.sim.advisors import sim_advisors
 from controlplane.sim.attainable import attainable_share
 from controlplane.sim.autoscaler import DecideAutoscaler, StaticAutoscaler
 from controlplane.sim.hindsight import HindsightResult, hindsight_schedule, reference_share
@@ -130,11 +132,16 @@ def simulate_policy(
     cold_start_s: float | None = None,
     sync_period_s: float = 15.0,
     scrape: ScrapeConfig | None = None,
-    epoch: float = 0.0,
+    epoch: float | None = None,
+    overrides: Sequence[PlannedOverride] = (),
 ) -> RunResult:
-    """Replay ``trace`` under the live loop's decider with the same policy and profile the
-    emulator and loop use (the fidelity comparison). ``initial_replicas`` defaults to the
-    policy's ``min_replicas``; the cold start to the profile's ``startup_s``."""
+    """Replay ``trace`` under the live loop's tick with the same policy, profile and advisors
+    the loop uses (forecast floor, schedule pre-warm, ``overrides``): what-if and the fidelity
+    comparison. ``initial_replicas`` defaults to the policy's ``min_replicas``; the cold start
+    to the profile's ``startup_s``; ``epoch`` (the Unix time of the trace's first second,
+    which schedule windows are read at) to the trace's own start, 0 when it has none."""
+    if epoch is None:
+        epoch = trace.start_unix if trace.start_unix is not None else 0.0
     config = SimConfig(
         profile=profile,
         cold_start=ColdStart(mean_s=cold_start_s),
@@ -145,4 +152,5 @@ def simulate_policy(
         epoch=epoch,
         target=policy.target_key,
     )
-    return simulate(trace, DecideAutoscaler(policy, sync_period_s=sync_period_s), config)
+    advisors = sim_advisors(profile, tick_s=sync_period_s, overrides=overrides)
+    return simulate(trace, DecideAutoscaler(policy, sync_period_s=sync_period_s, advisors=advisors), config)

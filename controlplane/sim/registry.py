@@ -7,8 +7,8 @@ computes the first as a bound and searches the second
 (:mod:`controlplane.sim.hindsight`) with the comparison's own simulator
 settings. Must not import: any I/O library.
 
-Adding a policy (e.g. a predictive one whose forecast floor plugs into
-:class:`DecideAutoscaler`'s ``floors``) is one function and one entry here.
+Adding a policy is one function and one entry here. Our policies run the
+controller's advisors (:func:`~controlplane.sim.advisors.sim_advisors`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.model import SLO, LocalTarget, ScalingPolicy
+from controlplane.sim.advisors import sim_advisors
 from controlplane.sim.autoscaler import Autoscaler, DecideAutoscaler, StaticAutoscaler
 from controlplane.sim.baselines import HpaAutoscaler, HpaRules, KedaAutoscaler, KnativeAutoscaler
 from controlplane.sim.calibrate import knative_target, static_replicas
+from controlplane.sim.predictive import predictive_autoscaler
 from controlplane.traces.model import Trace
 
 __all__ = ["PolicyContext", "POLICIES", "REFERENCES", "ALL_POLICIES", "default_policy", "make_autoscaler"]
@@ -49,12 +51,10 @@ def default_policy(slo_ttft_s: float, profile: PerformanceProfile, max_replicas:
 
 
 def _reactive(ctx: PolicyContext) -> Autoscaler:
-    return DecideAutoscaler(ctx.policy)
+    return DecideAutoscaler(ctx.policy, advisors=sim_advisors(ctx.profile))
 
 
 def _predictive(ctx: PolicyContext) -> Autoscaler:
-    from controlplane.sim.predictive import predictive_autoscaler
-
     return predictive_autoscaler(ctx.policy, ctx.profile)
 
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlplane.clock import Clock
-from controlplane.loop import Advice
 from controlplane.policy.model import ScalingPolicy
 from controlplane.policy.override import Override
-from controlplane.protocols import ReplicaStatus
+from controlplane.protocols import Advice, ReplicaStatus
 from controlplane.signals import Signals
 from controlplane.store.audit import Actor, AuditLog
 from controlplane.store.db import Database, Row

@@ -20,15 +20,16 @@ import numpy as np
 from controlplane.traces.errors import TraceFormatError, finish_arrays, require_columns, to_int_column
 from controlplane.traces.model import Trace
 
-__all__ = ["load_azure", "AZURE_COLUMNS", "parse_timestamps"]
+__all__ = ["load_azure", "AZURE_COLUMNS", "parse_timestamps", "parse_timestamps_with_start"]
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 
-def parse_timestamps(
+def parse_timestamps_with_start(
     path: str | Path, values: Sequence[str], column: str, rows: int | Sequence[int] = 2
-) -> np.ndarray:
-    """ISO-like date-times to seconds since the first one (float64, ns precision kept)."""
+) -> tuple[np.ndarray, float | None]:
+    """ISO-like date-times to seconds since the first one (float64, ns precision kept), and the
+    first one as Unix seconds (date-times without a zone read as UTC; None for no rows)."""
     try:
         ts = np.asarray(values, dtype="datetime64[ns]")
     except ValueError:
@@ -42,8 +43,16 @@ def parse_timestamps(
                 raise TraceFormatError(path, f"not a date-time: {v!r}", row=rows + i if isinstance(rows, int) else int(rows[i]), column=column) from None
         raise TraceFormatError(path, "not a date-time", column=column)
     if not len(ts):
-        return np.zeros(0)
-    return (ts - ts.min()).astype(np.int64).astype(np.float64) / 1e9
+        return np.zeros(0), None
+    first = ts.min()
+    return (ts - first).astype(np.int64).astype(np.float64) / 1e9, int(first.astype(np.int64)) / 1e9
+
+
+def parse_timestamps(
+    path: str | Path, values: Sequence[str], column: str, rows: int | Sequence[int] = 2
+) -> np.ndarray:
+    """ISO-like date-times to seconds since the first one (float64, ns precision kept)."""
+    return parse_timestamps_with_start(path, values, column, rows)[0]
 
 
 def load_azure(path: str | Path, name: str | None = None) -> Trace:
@@ -62,8 +71,8 @@ def load_azure(path: str | Path, name: str | None = None) -> Trace:
     lines = [n for n, _ in numbered]
     rows = [r for _, r in numbered]
     stamps = [r[idx["TIMESTAMP"]].strip() for r in rows]
-    t = parse_timestamps(p, stamps, "TIMESTAMP", lines)
+    t, start = parse_timestamps_with_start(p, stamps, "TIMESTAMP", lines)
     prompt = to_int_column(p, [r[idx["ContextTokens"]] for r in rows], "ContextTokens", lines)
     output = to_int_column(p, [r[idx["GeneratedTokens"]] for r in rows], "GeneratedTokens", lines)
     t, prompt, output = finish_arrays(t, prompt, output)
-    return Trace(name or p.stem, t, prompt, output)
+    return Trace(name or p.stem, t, prompt, output, start)

@@ -13,7 +13,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from controlplane.traces.azure import parse_timestamps
+from controlplane.traces.azure import parse_timestamps_with_start
 from controlplane.traces.errors import (
     TraceFormatError,
     finish_arrays,
@@ -70,11 +70,12 @@ def load_generic(path: str | Path, columns: ColumnMap, name: str | None = None, 
             raise TraceFormatError(p, f"expected {len(header)} fields, got {len(r)}", row=n)
     lines = [n for n, _ in numbered]
     times = [r[idx[columns.time]].strip() for _, r in numbered]
+    start: float | None = None
     if columns.time_unit == "datetime":
-        t = parse_timestamps(p, times, columns.time, lines)
+        t, start = parse_timestamps_with_start(p, times, columns.time, lines)
     else:
         t = to_float_column(p, times, columns.time, lines) * _UNITS[columns.time_unit]
     prompt = to_int_column(p, [r[idx[columns.prompt_tokens]] for _, r in numbered], columns.prompt_tokens, lines)
     output = to_int_column(p, [r[idx[columns.output_tokens]] for _, r in numbered], columns.output_tokens, lines)
     t, prompt, output = finish_arrays(t, prompt, output)
-    return Trace(name or p.stem, t, prompt, output)
+    return Trace(name or p.stem, t, prompt, output, start)

@@ -11,12 +11,18 @@ __all__ = ["Trace"]
 
 @dataclass(frozen=True)
 class Trace:
-    """Arrivals in seconds from the trace start (sorted), with token sizes per request."""
+    """Arrivals in seconds from the trace start (sorted), with token sizes per request.
+
+    ``start_unix``: the Unix time of second 0 when the source says (date-time
+    stamps, a recorded window), so a replay reads schedule windows at the hour
+    and weekday the requests really came; None when the trace has only offsets.
+    """
 
     name: str
     arrival_s: np.ndarray  # float64, seconds from start, non-decreasing
     prompt_tokens: np.ndarray  # int64, >= 1
     output_tokens: np.ndarray  # int64, >= 1
+    start_unix: float | None = None
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
@@ -58,8 +64,9 @@ class Trace:
             t, p, o = np.concatenate(parts_t), np.concatenate(parts_p), np.concatenate(parts_o)
             order = np.argsort(t, kind="stable")
             t, p, o = t[order], p[order], o[order]
-        return Trace(self.name, t, p, o)
+        return Trace(self.name, t, p, o, self.start_unix)
 
     def window(self, start_s: float, end_s: float) -> Trace:
         lo, hi = np.searchsorted(self.arrival_s, [start_s, end_s])
-        return Trace(self.name, self.arrival_s[lo:hi] - start_s, self.prompt_tokens[lo:hi], self.output_tokens[lo:hi])
+        start = None if self.start_unix is None else self.start_unix + start_s
+        return Trace(self.name, self.arrival_s[lo:hi] - start_s, self.prompt_tokens[lo:hi], self.output_tokens[lo:hi], start)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controlplane.advisors.prewarm import opens_within, prewarm_floors, prewarm_lead_s
-from controlplane.advisors.schedule import ScheduleAdvisor, fire_time, prewarm_triggers
+from controlplane.advisors.prewarm import PrewarmAdvisor, opens_within, prewarm_floors, prewarm_lead_s
+from controlplane.advisors.prewarm_cron import fire_time, prewarm_triggers
 from controlplane.policy.decide import decide
 from controlplane.policy.model import ScalingPolicy, ScheduleWindow
 from controlplane.policy.state import DecisionState
@@ -132,7 +132,7 @@ def test_prewarm_binds_the_decision_and_says_why() -> None:
     # 07:59 CEST on the DST day: load wants 1 replica, the window (min 4) opens in 60 s.
     policy = _policy()
     now = _utc(2026, 3, 29, 5, 59)
-    advice = ScheduleAdvisor(TICK_S).advise(policy, _signals(now), ReplicaStatus(1, 1, 0), now)
+    advice = PrewarmAdvisor(TICK_S).advise(policy, _signals(now), ReplicaStatus(1, 1, 0), now)
     state = DecisionState.fresh(policy.target_key)
     d, _ = decide(policy, _signals(now), state, now, ReplicaStatus(1, 1, 0), floors=advice.floors)
     assert d.valid and d.desired == 4

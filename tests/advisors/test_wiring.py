@@ -1,4 +1,4 @@
-"""build_controller wires the forecast and schedule advisors, the fit job and the pre-warm ticks."""
+"""build_controller wires every advisor (API on or off), the fit job and the pre-warm ticks."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controlplane.advisors.forecast import ForecastAdvisor
-from controlplane.advisors.schedule import ScheduleAdvisor
+from controlplane.advisors.prewarm import PrewarmAdvisor
 from controlplane.config import ControllerConfig
 from controlplane.controller import build_controller
-from tests.advisors.helpers import policy
+from controlplane.policy.override import Override
+from controlplane.store import Database
+from controlplane.store.audit import Actor
+from controlplane.store.overrides import OverrideAdvisor, OverrideStore
+from tests.advisors.helpers import ObeyingActuator, RateSource, policy
 
 
 def _config(tmp_path: Path) -> ControllerConfig:
@@ -30,7 +34,7 @@ def test_advisors_jobs_and_triggers_are_wired(tmp_path: Path) -> None:
     ctl = build_controller(_config(tmp_path), policies=_policies())
     try:
         kinds = [type(a) for a in ctl.loop.advisors]
-        assert ForecastAdvisor in kinds and ScheduleAdvisor in kinds
+        assert ForecastAdvisor in kinds and PrewarmAdvisor in kinds
         forecast = next(a for a in ctl.loop.advisors if isinstance(a, ForecastAdvisor))
         assert forecast.state_dir == (tmp_path / "forecast-state").resolve()
         assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0), ("decision-retention", 3600.0)]
@@ -53,3 +57,35 @@ def test_started_scheduler_holds_the_fit_job_and_a_cron_tick_before_the_window(t
         assert str(nxt.tzinfo) == "Europe/Berlin" and nxt > datetime.now(UTC)
     finally:
         ctl.stop()
+
+
+def test_an_override_holds_with_the_api_off(tmp_path: Path) -> None:
+    # Set while the API ran (here: straight into the table), then the controller restarts without it.
+    config = _config(tmp_path)
+    db = Database(config.loop.database)
+    OverrideStore(db).create("ml/vllm", Override("pin", 7, 2e9, "launch day", "ops"), Actor("ops", "operator"), 1.7e9)
+    db.close()
+    ctl = build_controller(config, policies=_policies())
+    try:
+        assert [type(a) for a in ctl.loop.advisors][-1] is OverrideAdvisor
+        ctl.loop.source = RateSource(rate=1.0)
+        ctl.loop.actuator = ObeyingActuator(spec=2)
+        (decision,) = ctl.loop.tick()
+        assert decision.binding == "override:pin" and decision.desired == 7
+    finally:
+        ctl.stop()
+
+
+def test_the_local_demo_and_replay_get_the_same_advisors(tmp_path: Path) -> None:
+    from controlplane.clock import FakeClock
+    from controlplane.controller import local_config, wire_advisors
+    from controlplane.loop import StaticPolicies
+    from controlplane.telemetry import ControllerMetrics
+
+    db = Database(tmp_path / "cp.db")
+    config = local_config(2.0, tmp_path / "cp.db", tmp_path / "state")
+    wiring = wire_advisors(config, source=RateSource(), db=db, clock=FakeClock(), metrics=ControllerMetrics(),
+                           store=StaticPolicies(_policies()))
+    assert [type(a) for a in wiring.advisors] == [ForecastAdvisor, PrewarmAdvisor, OverrideAdvisor]
+    assert [name for name, _ in wiring.tick_triggers()] == ["prewarm:chat:business"]
+    db.close()

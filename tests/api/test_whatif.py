@@ -180,3 +180,42 @@ def test_whatif_errors_show_no_server_path(wc: TestClient, traces: Path) -> None
         for secret in (str(traces), str(traces.resolve()), tempfile.gettempdir(), "whatif-"):
             assert secret not in r.text, r.text
     assert "bad.csv, row 2" in answers[0].json()["detail"][0]["msg"]
+
+
+def _business_hours_policy() -> dict[str, Any]:
+    window = {"name": "office", "days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "18:00",
+              "min_replicas": 4}
+    return {**POLICY, "max_replicas": 8, "schedule": [window]}
+
+
+def _csv_at(day_hour: str, n: int) -> str:
+    """``n`` requests one second apart from ``day_hour`` (``YYYY-MM-DD HH``), 200/50 tokens each."""
+    rows = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    rows += [f"{day_hour}:{i // 60:02d}:{i % 60:02d}.000000,200,50" for i in range(n)]
+    return "\n".join(rows) + "\n"
+
+
+def test_schedule_windows_apply_at_the_traces_own_time(wc: TestClient) -> None:
+    # 2023-11-16 was a Thursday: at 09:00 the 08:00-18:00 window holds at least 4 replicas.
+    # Replayed at epoch 0 (Thursday 1970-01-01 00:00 UTC, outside the window) it held 1.
+    trace = {"content": _csv_at("2023-11-16 09", 60), "format": "azure"}
+    r = wc.post("/v1/whatif", json={"policy": _business_hours_policy(), "trace": trace}, headers=OP)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["trace"]["replay_at"] == pytest.approx(1700125200.0)  # 2023-11-16T09:00:00Z
+    assert body["candidate"]["peak_replicas"] == 4
+    # the same trace on the Saturday: no window, the policy's own minimum of 1
+    trace = {"content": _csv_at("2023-11-18 09", 60), "format": "azure"}
+    r = wc.post("/v1/whatif", json={"policy": _business_hours_policy(), "trace": trace}, headers=OP)
+    assert r.status_code == 200, r.text
+    assert r.json()["candidate"]["peak_replicas"] == 1
+
+
+def test_a_given_replay_time_is_used_instead(wc: TestClient) -> None:
+    # The Thursday 09:00 trace replayed as if it came on Saturday 2023-11-18 09:00 UTC.
+    trace = {"content": _csv_at("2023-11-16 09", 60), "format": "azure"}
+    body = {"policy": _business_hours_policy(), "trace": trace, "replay_at": 1700298000.0}
+    r = wc.post("/v1/whatif", json=body, headers=OP)
+    assert r.status_code == 200, r.text
+    assert r.json()["trace"]["replay_at"] == 1700298000.0
+    assert r.json()["candidate"]["peak_replicas"] == 1

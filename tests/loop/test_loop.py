@@ -8,10 +8,10 @@ import pytest
 from prometheus_client import generate_latest
 
 from controlplane.clock import FakeClock
-from controlplane.loop import Advice, ControlLoop, StaticPolicies
+from controlplane.loop import ControlLoop, StaticPolicies
 from controlplane.policy.decision import Decision, Proposal
 from controlplane.policy.model import ScalingPolicy
-from controlplane.protocols import ReplicaStatus, ScaleResult
+from controlplane.protocols import Advice, ReplicaStatus, ScaleResult
 from controlplane.signals import Reading, Signals
 from controlplane.store import Database
 from controlplane.store.decisions import DecisionLog

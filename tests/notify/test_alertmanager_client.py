@@ -85,6 +85,8 @@ class _Flaky:
             self.fail -= 1
             raise NotifyError("alertmanager unreachable")
         self.got.append(list(alerts))
+        self.at = getattr(self, "at", [])
+        self.at.append(now)
 
 
 def test_background_sender_counts_failures_and_retries() -> None:
@@ -111,5 +113,18 @@ def test_newer_version_of_an_alert_replaces_a_pending_one() -> None:
         last = [a for batch in inner.got for a in batch]
         assert last[-1].ends_at == T0 + 5
         assert all(a.ends_at == T0 + 5 for a in inner.got[-1])
+    finally:
+        bg.close()
+
+
+def test_background_sends_are_stamped_with_the_clock_given() -> None:
+    from controlplane.clock import FakeClock
+
+    inner = _Flaky(fail=0)
+    bg = BackgroundNotifier(inner, retry_s=0.05, clock=FakeClock(T0 + 42.0))
+    try:
+        bg.send([_alert()], T0)
+        assert bg.flush(5)
+        assert inner.at == [T0 + 42.0]  # the controller's clock, never the wall clock
     finally:
         bg.close()

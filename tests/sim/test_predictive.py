@@ -11,8 +11,9 @@ import numpy as np
 
 from controlplane.advisors.planner import PlannerSettings
 from controlplane.policy.model import SLO, LocalTarget, ScalingPolicy
+from controlplane.sim.advisors import SimForecastAdvisor
 from controlplane.sim.autoscaler import DecideAutoscaler
-from controlplane.sim.predictive import SimForecastFloor, predictive_autoscaler
+from controlplane.sim.predictive import predictive_autoscaler
 from controlplane.sim.registry import ALL_POLICIES, PolicyContext, make_autoscaler
 from controlplane.sim.replay import ColdStart, SimConfig, simulate
 from controlplane.traces.model import Trace
@@ -42,19 +43,23 @@ def _run(trace: Trace, cold_s: float | None = None) -> DecideAutoscaler:
     return auto
 
 
+def _forecast(auto: DecideAutoscaler) -> SimForecastAdvisor:
+    (found,) = [a for a in auto.advisors if isinstance(a, SimForecastAdvisor)]
+    return found
+
+
 def test_registered_and_built_from_the_shared_policy() -> None:
     assert "predictive" in ALL_POLICIES
     ctx = PolicyContext(_ramp(60.0), TOY, _policy())
     auto = make_autoscaler("predictive", ctx)
     assert isinstance(auto, DecideAutoscaler) and auto.name == "predictive"
     assert auto.policy.predictive.enabled and not ctx.policy.predictive.enabled
-    assert isinstance(auto.floors, SimForecastFloor)
+    assert isinstance(_forecast(auto), SimForecastAdvisor)
 
 
 def test_floor_is_fitted_and_bound_in_decisions() -> None:
     auto = _run(_ramp())
-    floor = auto.floors
-    assert isinstance(floor, SimForecastFloor)
+    floor = _forecast(auto)
     fitted = [f for f in floor.fits if f.get("fitted")]
     # fits at 600 s after the first tick, then every 600 s: 615, 1215, 1815 (the replay ends near 2400 s)
     assert [f["at"] for f in fitted] == [615.0, 1215.0, 1815.0]
@@ -70,8 +75,8 @@ def test_fits_never_see_the_future() -> None:
     full = _ramp()
     cut = Trace("cut", *(a[full.arrival_s < 1300.0] for a in (full.arrival_s, full.prompt_tokens, full.output_tokens)))
     a, b = _run(full), _run(cut)
-    fa = [f for f in a.floors.fits if f["at"] < 1300.0]  # type: ignore[union-attr]
-    fb = [f for f in b.floors.fits if f["at"] < 1300.0]  # type: ignore[union-attr]
+    fa = [f for f in _forecast(a).fits if f["at"] < 1300.0]
+    fb = [f for f in _forecast(b).fits if f["at"] < 1300.0]
     assert fa == fb and len(fa) == 2
 
 
@@ -79,8 +84,8 @@ def test_lead_follows_the_simulated_cold_start() -> None:
     # Fixed 120 s cold starts: asked at a tick, ready exactly 8 ticks later, so every observed
     # start-up is 120 s and the lead is p95 120 + tick 15 = 135 s.
     auto = _run(_ramp(), cold_s=120.0)
-    floor = auto.floors
-    assert isinstance(floor, SimForecastFloor) and floor.planner is not None
+    floor = _forecast(auto)
+    assert floor.planner is not None
     startup = floor.planner.floor.startup
     assert startup.p95() == 120.0
     assert startup.lead_s(auto.policy.startup_s, 15.0)[0] == 135.0

@@ -1,7 +1,6 @@
-"""Scheduled scaling in the live controller: pre-warm floors and cron-fired ticks.
+"""Scheduled scaling in the live controller: cron-fired pre-warm ticks.
 
-Owns: :class:`ScheduleAdvisor` (each tick, the pre-warm floors of
-:mod:`controlplane.advisors.prewarm`) and :func:`prewarm_triggers` (APScheduler
+Owns: :func:`fire_time` and :func:`prewarm_triggers` (APScheduler
 ``CronTrigger``s, one per window with a minimum, in the window's time zone,
 firing ``policy.startup_s + tick`` before it opens). Must not import: a web,
 Kubernetes or Elasticsearch client.
@@ -10,7 +9,7 @@ The windows themselves are evaluated by the decider on every tick (pure,
 :mod:`controlplane.policy.schedule`). The cron triggers add a tick exactly at
 the pre-warm moment, so scheduled capacity is asked for on time even when the
 regular tick grid would ask up to one tick late; that tick sees the pre-warm
-floor because the advisor's lead is never shorter than the trigger's.
+floor because the :class:`~controlplane.advisors.prewarm.PrewarmAdvisor`'s lead is never shorter than the trigger's.
 APScheduler evaluates the cron fields in the trigger's time zone, so fire
 times follow the local clock across daylight-saving changes. A window whose
 start falls in the hour a spring-forward skips opens at the jump (the decider's
@@ -20,38 +19,17 @@ on that one day the regular ticks do the pre-warming.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from controlplane.advisors.prewarm import prewarm_floors, prewarm_lead_s
-from controlplane.loop import Advice
+from controlplane.advisors.prewarm import prewarm_lead_s
 from controlplane.policy.model import ScalingPolicy, ScheduleWindow
-from controlplane.protocols import ReplicaStatus
-from controlplane.signals import Signals
 
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
-__all__ = ["ScheduleAdvisor", "prewarm_triggers", "fire_time"]
+__all__ = ["prewarm_triggers", "fire_time"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class ScheduleAdvisor:
-    """Pre-warm floors; ``startup_p95`` (target key -> seconds or None) lengthens the lead
-    when replicas are measured to start slower than the policy says."""
-
-    def __init__(self, tick_s: float, startup_p95: Callable[[str], float | None] | None = None) -> None:
-        if not tick_s > 0:
-            raise ValueError("tick_s: must be > 0")
-        self.tick_s = float(tick_s)
-        self.startup_p95 = startup_p95
-
-    def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
-        if not policy.schedule:
-            return Advice()
-        p95 = self.startup_p95(policy.target_key) if self.startup_p95 is not None else None
-        return Advice(floors=prewarm_floors(policy, now, prewarm_lead_s(policy, self.tick_s, p95)))
 
 
 def fire_time(window: ScheduleWindow, lead_s: float) -> tuple[list[str], int, int, int]:

@@ -1,0 +1,22 @@
+"""Which signals the decider reads for load and for each SLO: names other stages share.
+
+Owns: :data:`LOAD_FIELDS` and :data:`SLO_CHECKS`, read by
+:mod:`controlplane.policy.decide` and by the anomaly rules
+(:mod:`controlplane.advisors.anomaly_rules`), which judge latency against the
+same SLO fields. Must not import: any I/O library.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LOAD_FIELDS", "SLO_CHECKS"]
+
+# Load readings every decision needs: they tell the SLO check whether high
+# latency is a capacity problem, and scale-to-zero whether the target is idle.
+LOAD_FIELDS = ("waiting_requests", "running_requests")
+
+# proposal source -> (Signals field, SLO attribute, label)
+SLO_CHECKS: dict[str, tuple[str, str, str]] = {
+    "slo_ttft": ("ttft_p95", "ttft_p95_s", "ttft p95"),
+    "slo_itl": ("itl_p95", "itl_p95_s", "itl p95"),
+    "slo_e2e": ("e2e_p95", "e2e_p95_s", "e2e p95"),
+}
