@@ -20,7 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controlplane.sim.engine import ABORTED, FINISHED, FIRST_TOKEN, PREEMPTED, ReplicaEngine, RequestStats
+from controlplane.capacity.engine import (
+    ABORTED,
+    FINISHED,
+    FIRST_TOKEN,
+    PREEMPTED,
+    ReplicaEngine,
+    RequestStats,
+)
 from serving.emulator.config import EmulatorConfig, Faults
 from serving.emulator.logs import ERROR_MESSAGES, JsonLog
 from serving.emulator.metrics import VllmMetrics
