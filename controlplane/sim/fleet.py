@@ -3,8 +3,17 @@
 Owns: one :class:`Replica` record per replica ever asked for (its engine,
 life-cycle state, requests in flight, busy time and timestamps), the router
 that picks a ready replica per request, scaling to a desired count, stepping
-engines and collecting per-request latencies, and the scrape of every live
-replica. The event loop that calls it is :func:`controlplane.sim.replay.simulate`.
+engines and collecting per-request latencies and prefix-cache totals, and the
+scrape of every live replica.
+
+Routers: ``least_outstanding`` (fewest requests in flight, first ready on
+ties), ``round_robin``, and ``prefix_affinity``: among the replicas with at
+most ``affinity_slack`` more requests in flight than the least loaded, the one
+whose prefix cache holds the most leading blocks of the request (fewest in
+flight on ties); least-outstanding when none holds any. It reads each
+replica's cache exactly, as a router fed by the engines' KV-cache events does
+(llm-d's precise prefix-cache scorer); a router that only remembers what it
+sent where (``controlplane.loadgen.targets``) can do no better. The event loop that calls it is :func:`controlplane.sim.replay.simulate`.
 Must not import: any I/O library; time is an argument.
 """
 
@@ -13,7 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from controlplane.capacity.engine import FINISHED, FIRST_TOKEN, ReplicaEngine
@@ -23,7 +32,7 @@ from controlplane.sim.observe import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS, His
 
 __all__ = ["Fleet", "Replica", "ROUTERS", "STARTING", "READY", "DRAINING", "GONE", "P_READY", "P_STEP", "P_SCRAPE", "P_TICK"]
 
-ROUTERS = ("least_outstanding", "round_robin")
+ROUTERS = ("least_outstanding", "round_robin", "prefix_affinity")
 STARTING, READY, DRAINING, GONE = 0, 1, 2, 3
 # heap priorities at equal times: replicas come up, engines step, then scrape, then decide
 P_READY, P_STEP, P_SCRAPE, P_TICK = 0, 1, 2, 3
@@ -50,17 +59,27 @@ class Fleet:
 
     ``heap`` holds ``(time, priority, seq, replica id)``; the fleet pushes its own
     start-ups (``P_READY``) and engine steps (``P_STEP``), the event loop the rest.
-    Requests are trace indexes into ``arrival``, ``prompt`` and ``output``.
+    Requests are trace indexes into ``arrival``, ``prompt``, ``output`` and ``blocks``
+    (prompt block ids of ``block_tokens`` tokens, None when the trace has none).
     """
 
     def __init__(self, profile: PerformanceProfile, router: str, cold_start: Callable[[], float],
-                 arrival: list[float], prompt: list[int], output: list[int]) -> None:
+                 arrival: list[float], prompt: list[int], output: list[int], *,
+                 blocks: Sequence[Sequence[Hashable]] | None = None, block_tokens: int | None = None,
+                 prefix_caching: bool = True, affinity_slack: int = 8) -> None:
         if router not in ROUTERS:
             raise ValueError(f"router: expected one of {ROUTERS}, got {router!r}")
+        if affinity_slack < 0:
+            raise ValueError(f"affinity_slack: must be >= 0, got {affinity_slack}")
         self.profile = profile
         self.router = router
         self._cold_start = cold_start
         self.arrival, self.prompt, self.output = arrival, prompt, output
+        self.blocks = blocks
+        self._block_tokens = block_tokens
+        self._prefix_caching = prefix_caching
+        self.affinity_slack = affinity_slack
+        self.prefix_queried = self.prefix_hits = 0  # tokens, of replicas already gone
         n = len(arrival)
         self.ttft = [math.nan] * n
         self.e2e = [math.nan] * n
@@ -115,7 +134,8 @@ class Fleet:
         self.alive.add(rid)
         self.n_starting -= 1
         self.n_ready += 1
-        rep.engine = ReplicaEngine(self.profile)
+        rep.engine = ReplicaEngine(self.profile, prefix_caching=self._prefix_caching,
+                                   block_tokens=self._block_tokens)
         rep.ready_at = t
         self.routable.append(rid)
         while self.held:
@@ -125,6 +145,8 @@ class Fleet:
         rep = self.replicas[rid]
         if rep.engine is not None:
             self._retired_preemptions += rep.engine.total_preemptions
+            self.prefix_queried += rep.engine.prefix_queried_tokens
+            self.prefix_hits += rep.engine.prefix_hit_tokens
         rep.state = GONE
         self.alive.discard(rid)
         rep.ended = t
@@ -161,19 +183,33 @@ class Fleet:
         else:
             self.held.append(i)
 
-    def _route(self) -> int:
+    def _route(self, blocks: Sequence[Hashable]) -> int:
         if self.router == "round_robin":
             rid = self.routable[self._rr % len(self.routable)]
             self._rr += 1
             return rid
-        return min(self.routable, key=lambda r: self.replicas[r].outstanding)
+        least = min(self.routable, key=lambda r: self.replicas[r].outstanding)
+        if self.router != "prefix_affinity" or not blocks:
+            return least
+        bound = self.replicas[least].outstanding + self.affinity_slack
+        best, best_key = least, (0, 0)
+        for rid in self.routable:
+            rep = self.replicas[rid]
+            if rep.outstanding > bound:
+                continue
+            assert rep.engine is not None
+            key = (rep.engine.cached_prefix_blocks(blocks), -rep.outstanding)
+            if key[0] and key > best_key:
+                best, best_key = rid, key
+        return best
 
     def submit(self, i: int, t: float) -> None:
-        rid = self._route()
+        blocks = self.blocks[i] if self.blocks is not None else ()
+        rid = self._route(blocks)
         rep = self.replicas[rid]
         eng = rep.engine
         assert eng is not None
-        eng.submit(i, t, self.prompt[i], self.output[i])
+        eng.submit(i, t, self.prompt[i], self.output[i], blocks)
         self.served_by[i] = rid
         if rep.outstanding == 0:
             rep.busy_since = t
@@ -228,6 +264,14 @@ class Fleet:
             self._push(nt, P_STEP, rid)
 
     # ------------------------------------------------------------ observation
+    def prefix_totals(self) -> tuple[int, int]:
+        """Prompt tokens looked up in prefix caches and found there, over every replica so far."""
+        queried, hits = self.prefix_queried, self.prefix_hits
+        for _, eng in self._live_engines():
+            queried += eng.prefix_queried_tokens
+            hits += eng.prefix_hit_tokens
+        return queried, hits
+
     def _live_engines(self) -> list[tuple[int, ReplicaEngine]]:
         out = []
         for rid in sorted(self.alive):

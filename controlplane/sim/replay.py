@@ -94,6 +94,8 @@ class SimConfig:
     seed: int = 0
     target: str = "sim"
     drain_timeout_s: float = 3600.0  # stop this long after the last arrival, unfinished = SLO miss
+    prefix_caching: bool = True  # vLLM V1's default; only traces with block ids can hit
+    affinity_slack: int = 8  # prefix_affinity: most extra requests in flight a cache hit may cost (a priori)
 
     def __post_init__(self) -> None:
         if self.router not in ROUTERS:
@@ -121,7 +123,9 @@ def simulate(
     arr: list[float] = trace.arrival_s.tolist()
     n = len(arr)
     prompt, output, clipped = _clip_sizes(trace, profile.max_model_len)
-    fleet = Fleet(profile, config.router, config.cold_start.sampler(profile, rng), arr, prompt, output)
+    fleet = Fleet(profile, config.router, config.cold_start.sampler(profile, rng), arr, prompt, output,
+                  blocks=trace.blocks, block_tokens=trace.block_tokens or None,
+                  prefix_caching=config.prefix_caching, affinity_slack=config.affinity_slack)
     heap = fleet.heap
     scale_events: list[tuple[float, int, int]] = []
     window = config.scrape.window_s or config.window_s
@@ -171,6 +175,7 @@ def simulate(
                 fleet.scale_to(desired, t)
             heapq.heappush(heap, (t + sync, P_TICK, -1, -1))
     horizon = max(fleet.last_finish, arr[-1] if n else 0.0)
+    queried, hits = fleet.prefix_totals()
     if progress is not None:
         progress(n)
     return RunResult.build(
@@ -188,4 +193,6 @@ def simulate(
         clipped=clipped,
         served_by=np.asarray(fleet.served_by, dtype=np.int32),
         finished_events=fleet.finished,
+        prefix_queried_tokens=queried,
+        prefix_hit_tokens=hits,
     )
