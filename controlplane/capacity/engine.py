@@ -157,6 +157,7 @@ class RequestEvent:
     req_id: Hashable
     time: float
     stats: RequestStats | None = None
+    cached_tokens: int = 0  # first_token: prompt tokens the prefix cache supplied
 
 
 class _Req:
@@ -269,11 +270,6 @@ class ReplicaEngine:
     def cached_prefix_blocks(self, blocks: Sequence[Hashable]) -> int:
         """How many of these leading block ids this replica's prefix cache holds now."""
         return self._cache.match(blocks) if self._cache is not None else 0
-
-    def cached_tokens(self, req_id: Hashable) -> int:
-        """Prompt tokens a request found in the prefix cache at its first admission (0 before)."""
-        r = self._reqs.get(req_id)
-        return max(0, r.cached) if r is not None else 0
 
     # ------------------------------------------------------------------- API
     def submit(self, req_id: Hashable, now: float, prompt_tokens: int, max_tokens: int,
@@ -415,7 +411,7 @@ class ReplicaEngine:
                 self.total_generation_tokens += 1
                 if r.first_token != r.first_token:  # NaN: first time
                     r.first_token = end
-                    self._out.append(RequestEvent(FIRST_TOKEN, r.rid, end))
+                    self._out.append(RequestEvent(FIRST_TOKEN, r.rid, end, None, max(0, r.cached)))
                 r.kv_reserved = 0
                 if r.gen >= r.max_tokens:
                     self._release(r, r.prompt + r.gen - r.held * self._bt)

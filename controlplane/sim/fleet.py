@@ -299,12 +299,13 @@ class Fleet:
                 utils.append(min(1.0, (busy - rep.busy_mark) / span))
             rep.busy_mark = busy
         self.peak_waiting = max(self.peak_waiting, waiting)
+        queried, hits = self.prefix_totals()
         return Scrape(
             t, self.finished, 0, self.finished_prompt, self.finished_gen, pre,
             tuple(self.h_ttft.counts), tuple(self.h_itl.counts), tuple(self.h_e2e.counts),
             waiting, running,
             sum(kv) / len(kv) if kv else None, max(kv) if kv else None,
-            sum(utils) / len(utils) if utils else None, self.n_ready,
+            sum(utils) / len(utils) if utils else None, self.n_ready, queried, hits,
         )
 
     def direct(self, target: str, at: float) -> Signals:

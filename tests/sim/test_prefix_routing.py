@@ -62,3 +62,18 @@ def test_bad_router_and_slack_are_named():
     trace = blocks_trace([0.0], [(1, 2, 3)])
     with pytest.raises(ValueError, match="affinity_slack"):
         simulate(trace, StaticAutoscaler(1), SimConfig(profile=TOY, affinity_slack=-1))
+
+
+def test_simulated_prometheus_reads_the_hit_ratio_over_the_window():
+    from controlplane.sim.observe import PromView, Scrape, ScrapeConfig
+
+    view = PromView(ScrapeConfig(), 60.0, 0.0, "sim")
+    hist = (0,)
+    for t, queried, hits in ((0.0, 1000, 100), (15.0, 1600, 400), (30.0, 2000, 600)):
+        view.record(Scrape(t, 0, 0, 0, 0, 0, hist, hist, hist, 0.0, 0.0, None, None, None, 1, queried, hits))
+    # (600 - 100) / (2000 - 1000) over the 30 s in the window
+    assert view.signals(30.0).prefix_cache_hit_ratio.value == pytest.approx(0.5)
+    view2 = PromView(ScrapeConfig(), 60.0, 0.0, "sim")
+    for t in (0.0, 15.0):
+        view2.record(Scrape(t, 0, 0, 0, 0, 0, hist, hist, hist, 0.0, 0.0, None, None, None, 1, 50, 0))
+    assert not view2.signals(15.0).prefix_cache_hit_ratio.ok  # no lookups in the window: missing, not 0
