@@ -37,6 +37,7 @@ __all__ = [
     "e2e_quantile",
     "error_ratio",
     "preemption_rate",
+    "prefix_cache_hit_ratio",
     "gpu_utilization",
     "gpu_memory_used_bytes",
     "ready_replicas",
@@ -156,6 +157,15 @@ def preemption_rate(sel: Selector, window_s: float) -> str:
     return _sum_rate("vllm:num_preemptions_total", sel, window_s)
 
 
+def prefix_cache_hit_ratio(sel: Selector, window_s: float) -> str:
+    """Share of the prompt tokens looked up in the prefix cache that were found there (hits over
+    queries, both in tokens). No lookups in the window is 0/0 = NaN (missing); a server started
+    without prefix caching counts none, so its ratio stays missing rather than a false 0."""
+    hits, queries = names_for("vllm:prefix_cache_hits_total"), names_for("vllm:prefix_cache_queries_total")
+    return _first_of([f"{_sum_rate(h, sel, window_s)} / {_sum_rate(q, sel, window_s)}"
+                      for h, q in zip(hits, queries, strict=True)])
+
+
 def gpu_utilization(sel: Selector) -> str:
     """Mean DCGM GPU utilisation of the deployment's GPUs, ratio 0-1 (DCGM reports percent)."""
     return f"avg(DCGM_FI_DEV_GPU_UTIL{sel.render(which='gpu')}) / 100"
@@ -226,6 +236,7 @@ def signal_queries(sel: Selector, window_s: float) -> dict[str, SignalQuery]:
         ("e2e_p95", e2e_quantile(0.95, sel, w), "vllm:e2e_request_latency_seconds"),
         ("error_ratio", error_ratio(sel, w), "vllm:request_success_total"),
         ("preemption_rate", preemption_rate(sel, w), "vllm:num_preemptions_total"),
+        ("prefix_cache_hit_ratio", prefix_cache_hit_ratio(sel, w), "vllm:prefix_cache_queries_total"),
         ("gpu_utilization", gpu_utilization(sel), "DCGM_FI_DEV_GPU_UTIL"),
         ("gpu_memory_used_bytes", gpu_memory_used_bytes(sel), "DCGM_FI_DEV_FB_USED"),
         ("ready_replicas", ready_replicas(sel), ready_family),

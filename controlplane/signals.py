@@ -73,6 +73,7 @@ SIGNAL_UNITS: dict[str, str] = {
     "e2e_p95": "s",
     "error_ratio": "ratio 0-1",
     "preemption_rate": "preemptions/s",
+    "prefix_cache_hit_ratio": "ratio 0-1",
     "gpu_utilization": "ratio 0-1",
     "gpu_memory_used_bytes": "bytes",
     "ready_replicas": "replicas",
@@ -105,6 +106,7 @@ class Signals:
     e2e_p95: Reading = field(default_factory=_missing)
     error_ratio: Reading = field(default_factory=_missing)
     preemption_rate: Reading = field(default_factory=_missing)
+    prefix_cache_hit_ratio: Reading = field(default_factory=_missing)  # prompt tokens found cached / looked up
     gpu_utilization: Reading = field(default_factory=_missing)
     gpu_memory_used_bytes: Reading = field(default_factory=_missing)
     ready_replicas: Reading = field(default_factory=_missing)

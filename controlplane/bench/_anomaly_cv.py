@@ -120,7 +120,7 @@ def compose(setting: EnsembleSetting, members: dict[str, dict[str, np.ndarray]],
 
 
 def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default", select: str = "fit") -> dict[str, Any]:
-    from controlplane.bench.anomalies import _epoch, _ordered, _parse_time, read_series
+    from controlplane.bench.nab_files import epoch_s, ordered_profiles, parse_time, read_series
     from controlplane.evaluation import crossval, nab
 
     settings = grid(grid_name)
@@ -134,7 +134,7 @@ def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default", select
         rel = path.relative_to(data_dir).as_posix()
         _, st, values = read_series(path, rel)
         stamps[rel] = st
-        series[rel] = ([_epoch(d) for d in st], values)
+        series[rel] = ([epoch_s(d) for d in st], values)
     wall = time.perf_counter()
     names = sorted({n for s in settings for n, _ in s.member_specs()})
     members = member_scores(series, names, cache)
@@ -154,10 +154,10 @@ def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default", select
     profiles = nab.parse_profiles(json.loads((nab_dir / "profiles.json").read_text()))
     groups: dict[str, list[nab.SweptFile]] = {}
     for rel, st in stamps.items():
-        windows = [(_parse_time(a, f"labels {rel}"), _parse_time(b, f"labels {rel}")) for a, b in labels.get(rel, [])]
+        windows = [(parse_time(a, f"labels {rel}"), parse_time(b, f"labels {rel}")) for a, b in labels.get(rel, [])]
         groups.setdefault(rel.split("/")[0], []).append(nab.sweep_file(len(st), nab.window_rows(st, windows, rel), rel))
     results: dict[str, Any] = {}
-    cvs = crossval.cross_validate(groups, list(by_label), scores_of, [profiles[p] for p in _ordered(profiles)], select)
+    cvs = crossval.cross_validate(groups, list(by_label), scores_of, [profiles[p] for p in ordered_profiles(profiles)], select)
     for pname, cv in cvs.items():
         results[pname] = {
             "pooled": round(cv.pooled, 2),

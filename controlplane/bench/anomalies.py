@@ -16,13 +16,15 @@ import argparse
 import csv
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from controlplane.bench.nab_files import epoch_s, ordered_profiles, parse_time, read_series
+
 __all__ = ["register", "run", "PUBLISHED"]
 
-PROFILE_ORDER = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+
 
 # NAB scoreboard figures (numenta/NAB): the full 58-file corpus (standard
 # profile), and the published detectors' raw outputs scored with NAB's own
@@ -60,41 +62,12 @@ def register(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(func=_main)
 
 
-def _parse_time(text: str, where: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{where}: timestamp {text!r} is not ISO 8601") from None
-
-
-def read_series(path: Path, name: str) -> tuple[list[str], list[datetime], list[float]]:
-    """The ``timestamp,value`` rows of one NAB data file, in file order."""
-    raw, stamps, values = [], [], []
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or "timestamp" not in reader.fieldnames or "value" not in reader.fieldnames:
-            raise ValueError(f"{name}: expected columns timestamp,value")
-        for line, row in enumerate(reader, start=2):
-            where = f"{name} line {line}"
-            stamps.append(_parse_time(row["timestamp"], where))
-            raw.append(row["timestamp"])
-            try:
-                values.append(float(row["value"]))
-            except (TypeError, ValueError):
-                raise ValueError(f"{where}: value {row['value']!r} is not a number") from None
-    return raw, stamps, values
-
-
-def _epoch(d: datetime) -> float:
-    return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
-
-
 def detect_file(detector_name: str, stamps: list[datetime], values: list[float]) -> list[float]:
     """Scores of a fresh detector fed the rows one by one (labels are not an input)."""
     from controlplane.detect.registry import make_detector
 
     detector = make_detector(detector_name)
-    return [detector.update(_epoch(d), v) for d, v in zip(stamps, values, strict=True)]
+    return [detector.update(epoch_s(d), v) for d, v in zip(stamps, values, strict=True)]
 
 
 def run(nab_dir: Path, out_dir: Path, detector_name: str = "ensemble") -> dict[str, Any]:
@@ -129,10 +102,10 @@ def run(nab_dir: Path, out_dir: Path, detector_name: str = "ensemble") -> dict[s
     profiles = nab.parse_profiles(json.loads((nab_dir / "profiles.json").read_text()))
     corpus = []
     for rel, (stamps, _) in series.items():
-        windows = [(_parse_time(a, f"labels {rel}"), _parse_time(b, f"labels {rel}")) for a, b in labels.get(rel, [])]
+        windows = [(parse_time(a, f"labels {rel}"), parse_time(b, f"labels {rel}")) for a, b in labels.get(rel, [])]
         swept = nab.sweep_file(len(stamps), nab.window_rows(stamps, windows, rel), rel)
         corpus.append((swept, scores[rel]))
-    results = {name: nab.score_corpus(corpus, profiles[name]) for name in _ordered(profiles)}
+    results = {name: nab.score_corpus(corpus, profiles[name]) for name in ordered_profiles(profiles)}
     return {
         "detector": detector_name,
         "files": len(files),
@@ -149,10 +122,6 @@ def run(nab_dir: Path, out_dir: Path, detector_name: str = "ensemble") -> dict[s
         "published": {k: {"full_standard": v["full_standard"], "subset41": list(v["subset41"])}
                       for k, v in PUBLISHED.items()},
     }
-
-
-def _ordered(profiles: dict[str, Any]) -> list[str]:
-    return [p for p in PROFILE_ORDER if p in profiles] + sorted(p for p in profiles if p not in PROFILE_ORDER)
 
 
 def render(summary: dict[str, Any]) -> str:

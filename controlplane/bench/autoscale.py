@@ -50,7 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--rate-scale", type=float, default=1.0, help="thin (<1) or replicate (>1) requests")
     p.add_argument("--start-s", type=float, default=None, help="ServeGen: first window to keep (s from day 1 00:00)")
     p.add_argument("--end-s", type=float, default=None, help="ServeGen: keep windows starting before this")
-    p.add_argument("--router", default="least_outstanding", help="least_outstanding or round_robin")
+    p.add_argument("--router", default="least_outstanding",
+                   help="least_outstanding, round_robin or prefix_affinity (the replica caching most of the prompt)")
+    p.add_argument("--no-prefix-caching", action="store_true",
+                   help="replicas without vLLM's automatic prefix caching (on by default, as in vLLM)")
     p.add_argument("--initial-replicas", type=int, default=None, help="ready at t=0 (default: static's count / 2, >= 1)")
     p.add_argument("--max-replicas", type=int, default=64, help="hard cap for every policy (default 64)")
     p.add_argument("--static-replicas", type=int, default=None, help="static policy's count (default: peak-sized)")
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         max_replicas=args.max_replicas,
         seed=args.seed,
         window_s=policy.windows.stable_s,
+        prefix_caching=not args.no_prefix_caching,
     )
     ctx = PolicyContext(trace, profile, policy, args.max_replicas, peak)
     slo = SloTargets(slo_ttft, policy.slo.itl_p95_s, policy.slo.e2e_p95_s, policy.slo.objective)
@@ -137,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"attainable share: {result.attainable_share * 100:.2f}% of requests meet TTFT <= {slo_ttft:g} s "
           f"on an idle replica")
     print(format_table(rows, slo_ttft))
+    hits = [f"{r['policy']} {r['prefix_cache_hit_ratio']:.1%}" for r in rows
+            if isinstance(r.get("prefix_cache_hit_ratio"), float)]
+    if hits and trace.blocks is not None:
+        print(f"prefix-cache hit ratio (router {config.router}): {', '.join(hits)}")
     print(f"simulated {len(simulated)} policies in {wall:.1f} s wall")
     if result.hindsight is not None:
         h = result.hindsight
@@ -151,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
                   "duration_s": trace.duration_s, "time_scale": args.time_scale, "rate_scale": args.rate_scale},
         "profile": profile.name,
         "slo": {"ttft_s": slo.ttft_s, "itl_s": slo.itl_s, "e2e_s": slo.e2e_s, "objective": slo.objective},
-        "config": {"router": config.router, "initial_replicas": initial, "max_replicas": args.max_replicas,
+        "config": {"router": config.router, "prefix_caching": config.prefix_caching, "initial_replicas": initial, "max_replicas": args.max_replicas,
                    "static_replicas": peak, "cold_start_s": config.cold_start.bound_s(profile),
                    "scrape_interval_s": config.scrape.scrape_interval_s, "window_s": config.window_s},
         "reactive_policy": policy.to_dict(),

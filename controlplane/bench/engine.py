@@ -1,4 +1,4 @@
-"""``controlplane bench engine``: engine throughput of :class:`~controlplane.sim.engine.ReplicaEngine`.
+"""``controlplane bench engine``: engine throughput of :class:`~controlplane.capacity.engine.ReplicaEngine`.
 
 Pushes synthetic Poisson traffic through one engine and prints how many
 requests per second of wall time the model processes (the simulator's budget
@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from controlplane.capacity.engine import FINISHED, ReplicaEngine
     from controlplane.capacity.profile import get_profile
-    from controlplane.sim.engine import FINISHED, ReplicaEngine
 
     if args.requests < 1:
         raise ValueError("--requests: must be >= 1")

@@ -101,11 +101,12 @@ def fidelity_trace(seconds: float = 120.0, mean_rate: float = 2.0, seed: int = 1
 
 def slowed_profile(profile: Any, factor: float) -> Any:
     """The profile whose every step takes ``factor`` times longer: what the emulator's
-    ``--latency-multiplier`` does (step time is linear in the three cost terms)."""
+    ``--latency-multiplier`` does (step time is linear in the four cost terms)."""
     return dataclasses.replace(
         profile,
         name=f"{profile.name}x{factor:g}",
         prefill_s_per_token=profile.prefill_s_per_token * factor,
+        prefill_s_per_context_token=profile.prefill_s_per_context_token * factor,
         decode_base_s=profile.decode_base_s * factor,
         decode_per_seq_s=profile.decode_per_seq_s * factor,
     )

@@ -9,7 +9,7 @@ Modelled capacity -- method and assumptions
 -------------------------------------------
 The capacity is the largest Poisson arrival rate of identical requests (mean
 prompt ``P`` and output ``O`` tokens) at which one replica, as modelled by
-:class:`~controlplane.sim.engine.ReplicaEngine` (continuous batching, chunked
+:class:`~controlplane.capacity.engine.ReplicaEngine` (continuous batching, chunked
 prefill, KV-cache admission and preemption), keeps the TTFT p95 and the ITL
 p95 under the SLO. It is found by bisection on the rate between 0 and the
 saturated throughput ``profile.max_requests_per_s(P, O)``:
@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from controlplane.capacity.engine import FINISHED, ReplicaEngine
 from controlplane.capacity.profile import PerformanceProfile
 
 __all__ = ["Workload", "LatencySample", "ReplicaCapacity", "simulate_latency", "capacity_at_slo",
@@ -119,8 +120,6 @@ class ReplicaCapacity:
 def simulate_latency(profile: PerformanceProfile, workload: Workload, rate: float,
                      n_requests: int = 1500, seed: int = 0) -> LatencySample:
     """TTFT p95 and ITL p95 of one replica under a seeded Poisson stream at ``rate`` requests/s."""
-    from controlplane.sim.engine import FINISHED, ReplicaEngine
-
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate: must be > 0 requests/s, got {rate!r}")
     if n_requests < 20:

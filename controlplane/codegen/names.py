@@ -19,6 +19,8 @@ __all__ = [
     "RUNNING",
     "WAITING",
     "KV_CACHE",
+    "PREFIX_CACHE_HITS",
+    "PREFIX_CACHE_QUERIES",
     "PREEMPTIONS",
     "PROMPT_TOKENS",
     "GENERATION_TOKENS",
@@ -71,6 +73,8 @@ RUNNING = _name("vllm:num_requests_running")
 WAITING = _name("vllm:num_requests_waiting")
 KV_CACHE = _name("vllm:kv_cache_usage_perc")
 PREEMPTIONS = _name("vllm:num_preemptions_total")
+PREFIX_CACHE_HITS = _name("vllm:prefix_cache_hits_total")
+PREFIX_CACHE_QUERIES = _name("vllm:prefix_cache_queries_total")
 PROMPT_TOKENS = _name("vllm:prompt_tokens_total")
 GENERATION_TOKENS = _name("vllm:generation_tokens_total")
 REQUEST_SUCCESS = _name("vllm:request_success_total")

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="when > 0, requests without ignore_eos stop early at a sampled EOS with this mean length",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for error injection and EOS sampling")
+    p.add_argument("--no-prefix-caching", action="store_true",
+                   help="serve without automatic prefix caching (vLLM's --no-enable-prefix-caching)")
     f = p.add_argument_group("faults (also settable at run time with PUT /admin/faults)")
     f.add_argument("--latency-multiplier", type=float, default=1.0, help="every engine step takes N times longer")
     f.add_argument("--error-ratio", type=float, default=0.0, help="fraction of requests answered with HTTP 500")
@@ -89,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
         ),
         crash_after_s=args.crash_after_s,
         hang_after_s=args.hang_after_s,
+        prefix_caching=not args.no_prefix_caching,
     )
     return serve(config)

@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-concurrency", type=int, default=256, help="most requests in flight (default 256)")
     p.add_argument("--request-timeout-s", type=float, default=120.0, help="per-request timeout (default 120)")
     p.add_argument("--allow-remote", action="store_true", help="allow targets that are not on this machine")
+    p.add_argument("--router", choices=("least_outstanding", "prefix_affinity"), default="least_outstanding",
+                   help="least_outstanding, or prefix_affinity by the trace's prompt block ids")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
     p.set_defaults(func=run)
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             request_timeout_s=args.request_timeout_s,
             max_total_tokens=args.max_total_tokens,
             progress=not args.no_progress,
+            router=args.router,
         )
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0 if summary["ok"] > 0 else 1

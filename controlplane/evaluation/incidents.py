@@ -3,7 +3,7 @@
 Owns: :class:`Fault` and :class:`Burst` (what happens when), :func:`plan`
 (seeded random times, kinds and sizes), :func:`with_bursts` (extra arrivals
 for unlabelled load bursts), :func:`replay` (a fixed fleet of
-:class:`~controlplane.sim.engine.ReplicaEngine` replicas driven by the
+:class:`~controlplane.capacity.engine.ReplicaEngine` replicas driven by the
 arrivals, with the faults applied, observed once a tick as the
 :class:`~controlplane.signals.Signals` the anomaly advisor reads) and
 :func:`score_onsets` (time to detect, false alerts, NAB score). Pure: no I/O,
@@ -51,7 +51,7 @@ from controlplane.capacity.profile import PerformanceProfile
 from controlplane.evaluation import nab
 from controlplane.protocols import ReplicaStatus
 from controlplane.signals import Reading, Signals
-from controlplane.sim.engine import ABORTED, FINISHED, FIRST_TOKEN, ReplicaEngine
+from controlplane.capacity.engine import ABORTED, FINISHED, FIRST_TOKEN, ReplicaEngine
 from controlplane.sim.observe import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS, histogram_quantile
 
 __all__ = ["FAULT_KINDS", "Fault", "Burst", "plan", "with_bursts", "Tick", "replay", "Outcome", "score_onsets"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,15 +45,28 @@ class RequestRecord:
         return asdict(self)
 
 
-def completion_body(model: str, index: int, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _block_token(block: Hashable, k: int) -> int:
+    seed = zlib.crc32(repr(block).encode())
+    return 100 + (seed + k * 7919) % 1000
+
+
+def completion_body(model: str, index: int, prompt_tokens: int, output_tokens: int,
+                    blocks: Sequence[Hashable] = (), block_tokens: int = 0) -> dict[str, Any]:
     """A completion request of exactly ``prompt_tokens`` prompt tokens and ``output_tokens`` outputs.
 
     The prompt is a list of token ids (accepted by vLLM and the emulator alike), so its
     length needs no tokenizer. Ids start at a per-request offset so that requests do
-    not share a prefix that a prefix cache would serve for free.
+    not share a prefix that a prefix cache would serve for free -- except where the
+    trace says they do: with ``blocks`` (the trace's prompt block ids of
+    ``block_tokens`` tokens), the tokens of block ``j`` are a function of its id, so
+    equal leading ids give equal leading tokens and a real server's prefix cache
+    finds the prefix the trace shares.
     """
     start = (index * 7919) % 1000
     prompt = [100 + (start + k) % 1000 for k in range(prompt_tokens)]
+    if blocks and block_tokens > 0:
+        covered = min(prompt_tokens, len(blocks) * block_tokens)
+        prompt[:covered] = [_block_token(blocks[p // block_tokens], p % block_tokens) for p in range(covered)]
     return {
         "model": model,
         "prompt": prompt,

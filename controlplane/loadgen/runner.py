@@ -54,13 +54,15 @@ def run_load(
     max_total_tokens: int | None = None,
     progress: bool = False,
     on_record: Callable[[RequestRecord], None] | None = None,
+    router: str = "least_outstanding",
 ) -> dict[str, Any]:
     """Send ``trace`` to ``targets`` (``host:port`` or URLs) or the targets in ``targets_file``.
 
     ``compress`` 10 replays ten times faster. ``model`` None asks the first
     target's ``/v1/models``. Non-loopback targets are refused unless
-    ``allow_remote``. Blocks until done; safe to call from any thread without a
-    running event loop.
+    ``allow_remote``. ``router``: ``least_outstanding`` or ``prefix_affinity`` (by
+    the trace's prompt block ids). Blocks until done; safe to call from any thread
+    without a running event loop.
     """
     if not compress > 0:
         raise ValueError(f"compress: must be > 0, got {compress}")
@@ -72,7 +74,8 @@ def run_load(
         raise ValueError(f"max_concurrency: must be >= 1, got {max_concurrency}")
     if max_total_tokens is not None and max_total_tokens < 2:
         raise ValueError(f"max_total_tokens: must be >= 2, got {max_total_tokens}")
-    pool = TargetPool(targets, targets_file=targets_file, allow_remote=allow_remote, clock=time.monotonic)
+    pool = TargetPool(targets, targets_file=targets_file, allow_remote=allow_remote, clock=time.monotonic,
+                      router=router)
     return asyncio.run(
         _run(
             trace,
@@ -166,14 +169,15 @@ async def _run(
             prompt, output = fit_tokens(
                 int(trace.prompt_tokens[i]), int(trace.output_tokens[i]), max_total_tokens
             )
-            target = pool.acquire()
+            blocks = trace.blocks[i] if trace.blocks is not None else ()
+            target = pool.acquire(blocks)
             record = RequestRecord(i, target, due - t0, prompt, output)
             records.append(record)
             if target is None:
                 record.error = "no_target"
                 bar.update(1)
                 continue
-            body = completion_body(served, i, prompt, output)
+            body = completion_body(served, i, prompt, output, blocks, trace.block_tokens)
             tasks.append(asyncio.create_task(one(record, target, body)))
 
         if tasks:

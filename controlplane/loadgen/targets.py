@@ -2,7 +2,13 @@
 
 Owns: parsing endpoints into base URLs, refusing non-loopback hosts unless
 allowed, re-reading a file_sd JSON file (the local actuator's routing table) at
-most once a second, and least-outstanding-requests choice between targets.
+most once a second, and the router: least outstanding requests, or prefix
+affinity (the target it sent the most of a request's leading prompt blocks to,
+among those with at most ``affinity_slack`` more requests in flight than the
+least loaded; least-outstanding when none). The router cannot see a server's
+cache, so it remembers the blocks it sent each target, the last
+``remember_blocks`` of them, as routers in front of vLLM without KV-cache events
+do.
 Must not import: the decision core; it only moves requests.
 """
 
@@ -11,11 +17,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["TargetPool", "base_url", "is_loopback", "read_file_sd", "RemoteTargetError"]
+__all__ = ["TargetPool", "base_url", "is_loopback", "read_file_sd", "RemoteTargetError", "ROUTERS"]
+
+ROUTERS = ("least_outstanding", "prefix_affinity")
 
 
 class RemoteTargetError(ValueError):
@@ -87,9 +96,20 @@ class TargetPool:
         allow_remote: bool = False,
         reread_s: float = 1.0,
         clock: Callable[[], float],
+        router: str = "least_outstanding",
+        affinity_slack: int = 8,
+        remember_blocks: int = 100_000,
     ) -> None:
         if bool(endpoints) == (targets_file is not None):
             raise ValueError("targets: give either endpoints (--url) or a targets file (--targets-file)")
+        if router not in ROUTERS:
+            raise ValueError(f"router: expected one of {', '.join(ROUTERS)}, got {router!r}")
+        if affinity_slack < 0 or remember_blocks < 1:
+            raise ValueError("affinity_slack: must be >= 0 (and remember_blocks >= 1)")
+        self.router = router
+        self.affinity_slack = affinity_slack
+        self.remember_blocks = remember_blocks
+        self._sent_blocks: dict[str, OrderedDict[Hashable, None]] = {}
         self.allow_remote = allow_remote
         self.targets_file = Path(targets_file) if targets_file is not None else None
         self.reread_s = reread_s
@@ -138,8 +158,9 @@ class TargetPool:
             urls.append(u)
         self._urls = urls
 
-    def acquire(self) -> str | None:
-        """The target with the fewest outstanding requests (ties rotate); None when there is none."""
+    def acquire(self, blocks: Sequence[Hashable] = ()) -> str | None:
+        """The target for a request whose prompt has leading block ids ``blocks``: fewest
+        outstanding requests (ties rotate), or by prefix affinity; None when there is none."""
         self.refresh()
         if not self._urls:
             return None
@@ -147,9 +168,35 @@ class TargetPool:
         order = [self._urls[(self._rr + i) % n] for i in range(n)]
         self._rr = (self._rr + 1) % n
         chosen = min(order, key=lambda u: self.outstanding.get(u, 0))
+        if self.router == "prefix_affinity" and blocks:
+            chosen = self._by_affinity(order, chosen, blocks)
+            self._remember(chosen, blocks)
         self.outstanding[chosen] = self.outstanding.get(chosen, 0) + 1
         self.sent[chosen] = self.sent.get(chosen, 0) + 1
         return chosen
+
+    def _by_affinity(self, order: list[str], least: str, blocks: Sequence[Hashable]) -> str:
+        bound = self.outstanding.get(least, 0) + self.affinity_slack
+        best, best_key = least, (0, 0)
+        for url in order:
+            load = self.outstanding.get(url, 0)
+            sent = self._sent_blocks.get(url)
+            if load > bound or not sent:
+                continue
+            k = 0
+            while k < len(blocks) and blocks[k] in sent:
+                k += 1
+            if k and (k, -load) > best_key:
+                best, best_key = url, (k, -load)
+        return best
+
+    def _remember(self, url: str, blocks: Sequence[Hashable]) -> None:
+        sent = self._sent_blocks.setdefault(url, OrderedDict())
+        for b in blocks:
+            sent[b] = None
+            sent.move_to_end(b)
+        while len(sent) > self.remember_blocks:
+            sent.popitem(last=False)
 
     def release(self, url: str) -> None:
         self.outstanding[url] = max(0, self.outstanding.get(url, 0) - 1)

@@ -10,7 +10,7 @@ sooner (adding replicas removes queueing, not prefill), so the share of
 requests whose idle TTFT is within the SLO is the most any policy can reach.
 
 The time is measured by running the simulator's own engine
-(:class:`~controlplane.sim.engine.ReplicaEngine`) on the request, so whatever
+(:class:`~controlplane.capacity.engine.ReplicaEngine`) on the request, so whatever
 prefill cost the profile and engine model (per token, per chunk, per context
 length) is counted exactly as in a replay, without a second copy of the
 formula. Prompts are clipped to ``max_model_len - 1`` as the replay clips them;
@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from controlplane.capacity.profile import PerformanceProfile
-from controlplane.sim.engine import FIRST_TOKEN, ReplicaEngine
+from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
 from controlplane.traces.model import Trace
 
 __all__ = ["idle_ttft", "attainable_share", "attainable_mask"]

@@ -5,10 +5,10 @@ provisioning's replica count, and Knative's per-replica concurrency target.
 Must not import: any I/O library.
 
 Lower-bound cost. In the engine model a step costs
-``decode_base_s + decode_per_seq_s * batch + prefill_s_per_token * prefill_tokens``
+``decode_base_s + decode_per_seq_s * batch`` plus its prompt tokens' cost,
 and a batch holds at most ``max_num_seqs`` sequences, so a request with
 ``P`` prompt and ``O`` output tokens occupies a replica for at least
-``P * prefill_s_per_token`` (prefill) plus
+the profile's ``prefill_s(P)`` (prefill, attention over the context included) plus
 ``O * (decode_base_s / max_num_seqs + decode_per_seq_s)`` (its share of ``O``
 steps at the fullest batch). No schedule does the work in less replica time.
 """
@@ -31,7 +31,8 @@ PLANNING_UTILIZATION = 0.7
 
 def prefill_work(profile: PerformanceProfile, prompt_tokens: np.ndarray) -> np.ndarray:
     """Replica-seconds of prefill per request (lower bound)."""
-    return prompt_tokens.astype(np.float64) * profile.prefill_s_per_token
+    p = prompt_tokens.astype(np.float64)
+    return p * profile.prefill_s_per_token + profile.prefill_s_per_context_token * p * (p - 1) / 2
 
 
 def decode_work(profile: PerformanceProfile, output_tokens: np.ndarray) -> np.ndarray:
@@ -74,5 +75,5 @@ def knative_target(trace: Trace, profile: PerformanceProfile, utilization: float
         return 1.0
     p, o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
     rate = profile.max_requests_per_s(p, o) * utilization
-    latency = p * profile.prefill_s_per_token + o * profile.step_time(1)
+    latency = profile.prefill_s(p) + o * profile.step_time(1)
     return max(1.0, rate * latency)

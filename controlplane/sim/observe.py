@@ -120,6 +120,8 @@ class Scrape:
     kv_max: float | None
     gpu_util: float | None
     ready: int
+    prefix_queried: int = 0  # prompt tokens looked up in prefix caches, cumulative
+    prefix_hits: int = 0  # of those, found cached
 
 
 class PromView:
@@ -164,7 +166,8 @@ class PromView:
         if span <= 0:
             why = "fewer than two scrapes in the rate window"
             for name in ("request_rate", "prompt_tokens_rate", "generation_tokens_rate", "preemption_rate",
-                         "error_ratio", "ttft_p50", "ttft_p95", "ttft_p99", "itl_p95", "e2e_p95"):
+                         "error_ratio", "ttft_p50", "ttft_p95", "ttft_p99", "itl_p95", "e2e_p95",
+                         "prefix_cache_hit_ratio"):
                 r[name] = Reading.missing(why, at)
             return Signals(target=self.target, collected_at=now, **r)
         done = last.finished - first.finished
@@ -174,6 +177,11 @@ class PromView:
         r["preemption_rate"] = Reading.of((last.preemptions - first.preemptions) / span, at)
         r["error_ratio"] = (
             Reading.of((last.errors - first.errors) / done, at) if done else Reading.missing("0/0: no requests", at)
+        )
+        queried = last.prefix_queried - first.prefix_queried
+        r["prefix_cache_hit_ratio"] = (
+            Reading.of((last.prefix_hits - first.prefix_hits) / queried, at) if queried
+            else Reading.missing("0/0: no prefix-cache lookups", at)
         )
         ttft = [a - b for a, b in zip(last.ttft, first.ttft, strict=True)]
         for name, q in (("ttft_p50", 0.5), ("ttft_p95", 0.95), ("ttft_p99", 0.99)):

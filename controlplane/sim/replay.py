@@ -1,8 +1,9 @@
 """Trace replay: requests through N simulated vLLM replicas under an autoscaler.
 
 Owns: the event loop over arrivals, engine step boundaries, replica start-ups,
-scrapes and autoscaler ticks; the router; the replica life cycle (starting ->
-ready -> draining -> gone) and its replica-seconds. Must not import: any I/O
+scrapes and autoscaler ticks. The replicas, their life cycle (starting ->
+ready -> draining -> gone), replica-seconds and the router are
+:class:`controlplane.sim.fleet.Fleet`'s. Must not import: any I/O
 library; time is simulated (seconds from the trace start; autoscalers see
 ``config.epoch + t``).
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,27 +31,14 @@ import numpy as np
 
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.protocols import ReplicaStatus
-from controlplane.signals import Reading, Signals
 from controlplane.sim.autoscaler import Autoscaler
-from controlplane.sim.engine import FINISHED, FIRST_TOKEN, ReplicaEngine
-from controlplane.sim.observe import (
-    E2E_BUCKETS,
-    ITL_BUCKETS,
-    TTFT_BUCKETS,
-    Histogram,
-    PromView,
-    Scrape,
-    ScrapeConfig,
-)
+from controlplane.sim.fleet import P_READY, P_SCRAPE, P_STEP, P_TICK, ROUTERS, STARTING, Fleet
+from controlplane.sim.observe import PromView, ScrapeConfig
 from controlplane.sim.results import RunResult
 from controlplane.traces.model import Trace
 
 __all__ = ["ColdStart", "SimConfig", "simulate", "ROUTERS"]
 
-ROUTERS = ("least_outstanding", "round_robin")
-_STARTING, _READY, _DRAINING, _GONE = 0, 1, 2, 3
-# heap priorities at equal times: replicas come up, engines step, then scrape, then decide
-_P_READY, _P_STEP, _P_SCRAPE, _P_TICK = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +94,8 @@ class SimConfig:
     seed: int = 0
     target: str = "sim"
     drain_timeout_s: float = 3600.0  # stop this long after the last arrival, unfinished = SLO miss
+    prefix_caching: bool = True  # vLLM V1's default; only traces with block ids can hit
+    affinity_slack: int = 8  # prefix_affinity: most extra requests in flight a cache hit may cost (a priori)
 
     def __post_init__(self) -> None:
         if self.router not in ROUTERS:
@@ -131,225 +120,23 @@ def simulate(
     """Replay ``trace`` under ``autoscaler``; ``progress(k)`` is called with arrivals done so far."""
     profile = config.profile
     rng = np.random.default_rng(config.seed)
-    cold = config.cold_start.sampler(profile, rng)
     arr: list[float] = trace.arrival_s.tolist()
     n = len(arr)
     prompt, output, clipped = _clip_sizes(trace, profile.max_model_len)
-    ttft = [math.nan] * n
-    e2e = [math.nan] * n
-    itl = [math.nan] * n
-    served_by = [-1] * n
-    finished_events = 0
-    h_ttft, h_itl, h_e2e = Histogram(TTFT_BUCKETS), Histogram(ITL_BUCKETS), Histogram(E2E_BUCKETS)
-    fin_count = fin_prompt = fin_gen = 0
-
-    engines: list[ReplicaEngine | None] = []
-    state: list[int] = []
-    outstanding: list[int] = []
-    busy_since: list[float] = []
-    busy_acc: list[float] = []
-    busy_mark: list[float] = []
-    created: list[float] = []
-    ready_at: list[float] = []
-    ended: list[float] = []
-    nxt: list[float | None] = []
-    routable: list[int] = []
-    alive: set[int] = set()  # ready or draining: scraped, and counted until gone
-    starting: list[int] = []  # in start order
-    counts = {"starting": 0, "ready": 0}
-    replica_log: list[tuple[float, int, int]] = []
+    fleet = Fleet(profile, config.router, config.cold_start.sampler(profile, rng), arr, prompt, output,
+                  blocks=trace.blocks, block_tokens=trace.block_tokens or None,
+                  prefix_caching=config.prefix_caching, affinity_slack=config.affinity_slack)
+    heap = fleet.heap
     scale_events: list[tuple[float, int, int]] = []
-    held: deque[int] = deque()
-    heap: list[tuple[float, int, int, int]] = []
-    seq = 0
-    in_flight = 0
-    rr = 0
-    retired_preemptions = 0
-    peak_waiting = 0.0
-    last_t = 0.0
-
-    def log(t: float) -> None:
-        replica_log.append((t, counts["starting"] + len(alive), counts["ready"]))
-
-    def new_replica(t: float, ready: bool) -> None:
-        nonlocal seq
-        rid = len(state)
-        engines.append(None)
-        state.append(_STARTING)
-        outstanding.append(0)
-        busy_since.append(0.0)
-        busy_acc.append(0.0)
-        busy_mark.append(0.0)
-        created.append(t)
-        ready_at.append(math.inf)
-        ended.append(math.nan)
-        nxt.append(None)
-        counts["starting"] += 1
-        starting.append(rid)
-        if ready:
-            become_ready(rid, t)
-        else:
-            heapq.heappush(heap, (t + cold(), _P_READY, seq, rid))
-            seq += 1
-
-    def become_ready(rid: int, t: float) -> None:
-        state[rid] = _READY
-        starting.remove(rid)
-        alive.add(rid)
-        counts["starting"] -= 1
-        counts["ready"] += 1
-        engines[rid] = ReplicaEngine(profile)
-        ready_at[rid] = t
-        routable.append(rid)
-        while held:
-            submit(held.popleft(), t)
-
-    def retire(rid: int, t: float) -> None:
-        nonlocal retired_preemptions
-        eng = engines[rid]
-        if eng is not None:
-            retired_preemptions += eng.total_preemptions
-        state[rid] = _GONE
-        alive.discard(rid)
-        ended[rid] = t
-        engines[rid] = None
-        nxt[rid] = None
-
-    def scale_to(desired: int, t: float) -> None:
-        spec = counts["starting"] + counts["ready"]
-        if desired > spec:
-            for _ in range(desired - spec):
-                new_replica(t, ready=False)
-        elif desired < spec:
-            k = spec - desired
-            while k and starting:
-                counts["starting"] -= 1
-                retire(starting.pop(), t)
-                k -= 1
-            for rid in sorted(routable, key=outstanding.__getitem__)[:k]:
-                routable.remove(rid)
-                counts["ready"] -= 1
-                if outstanding[rid] == 0:
-                    retire(rid, t)
-                else:
-                    state[rid] = _DRAINING
-        log(t)
-
-    def submit(i: int, t: float) -> None:
-        nonlocal seq, in_flight, rr
-        if config.router == "round_robin":
-            rid = routable[rr % len(routable)]
-            rr += 1
-        else:
-            rid = min(routable, key=outstanding.__getitem__)
-        eng = engines[rid]
-        assert eng is not None
-        eng.submit(i, t, prompt[i], output[i])
-        served_by[i] = rid
-        if outstanding[rid] == 0:
-            busy_since[rid] = t
-        outstanding[rid] += 1
-        in_flight += 1
-        nt = eng.next_event_time()
-        if nt is not None and nt != nxt[rid]:
-            nxt[rid] = nt
-            heapq.heappush(heap, (nt, _P_STEP, seq, rid))
-            seq += 1
-
-    def step_engine(rid: int, t: float) -> None:
-        nonlocal seq, in_flight, fin_count, fin_prompt, fin_gen, last_t, finished_events
-        eng = engines[rid]
-        assert eng is not None
-        nxt[rid] = None
-        for ev in eng.advance(t):
-            i: int = ev.req_id  # type: ignore[assignment]  # ids are trace indexes
-            if ev.kind == FIRST_TOKEN:
-                v = ev.time - arr[i]
-                ttft[i] = v
-                h_ttft.observe(v)
-            elif ev.kind == FINISHED:
-                st = ev.stats
-                assert st is not None
-                e = ev.time - arr[i]
-                e2e[i] = e
-                h_e2e.observe(e)
-                gen = st.generation_tokens
-                gap = (ev.time - st.first_token) / (gen - 1) if gen > 1 else 0.0
-                itl[i] = gap
-                if gen > 1:
-                    h_itl.observe(gap, gen - 1)
-                fin_count += 1
-                finished_events += 1
-                fin_prompt += st.prompt_tokens
-                fin_gen += gen
-                in_flight -= 1
-                last_t = ev.time
-                outstanding[rid] -= 1
-                if outstanding[rid] == 0:
-                    busy_acc[rid] += ev.time - busy_since[rid]
-                    if state[rid] == _DRAINING:
-                        retire(rid, ev.time)
-                        log(ev.time)
-                        return
-        nt = eng.next_event_time()
-        if nt is not None:
-            nxt[rid] = nt
-            heapq.heappush(heap, (nt, _P_STEP, seq, rid))
-            seq += 1
-
-    def live() -> list[int]:
-        return sorted(alive)
-
-    def scrape(t: float) -> Scrape:
-        nonlocal peak_waiting
-        waiting = float(len(held))
-        running = 0.0
-        kv: list[float] = []
-        utils: list[float] = []
-        pre = retired_preemptions
-        interval = config.scrape.scrape_interval_s
-        for r in live():
-            eng = engines[r]
-            assert eng is not None
-            waiting += eng.num_waiting
-            running += eng.num_running
-            pre += eng.total_preemptions
-            kv.append(eng.kv_cache_usage)
-            busy = busy_acc[r] + (t - busy_since[r] if outstanding[r] else 0.0)
-            span = min(interval, t - ready_at[r])
-            if span > 0:
-                utils.append(min(1.0, (busy - busy_mark[r]) / span))
-            busy_mark[r] = busy
-        peak_waiting = max(peak_waiting, waiting)
-        return Scrape(
-            t, fin_count, 0, fin_prompt, fin_gen, pre,
-            tuple(h_ttft.counts), tuple(h_itl.counts), tuple(h_e2e.counts),
-            waiting, running,
-            sum(kv) / len(kv) if kv else None, max(kv) if kv else None,
-            sum(utils) / len(utils) if utils else None, counts["ready"],
-        )
-
-    def direct(t: float) -> Signals:
-        at = config.epoch + t
-        waiting, running = float(len(held)), 0.0
-        for r in live():
-            eng = engines[r]
-            assert eng is not None
-            waiting += eng.num_waiting
-            running += eng.num_running
-        return Signals(
-            target=config.target, collected_at=at, waiting_requests=Reading.of(waiting, at),
-            running_requests=Reading.of(running, at), ready_replicas=Reading.of(counts["ready"], at),
-        )
-
     window = config.scrape.window_s or config.window_s
     view = PromView(config.scrape, window, config.epoch, config.target)
     for _ in range(config.initial_replicas):
-        new_replica(0.0, ready=True)
-    log(0.0)
+        fleet.add(0.0, ready=True)
+    fleet.log(0.0)
     sync = autoscaler.sync_period_s
-    heapq.heappush(heap, (0.0, _P_SCRAPE, -2, -1))
-    heapq.heappush(heap, (sync, _P_TICK, -1, -1))
+    interval = config.scrape.scrape_interval_s
+    heapq.heappush(heap, (0.0, P_SCRAPE, -2, -1))
+    heapq.heappush(heap, (sync, P_TICK, -1, -1))
     stop_at = (arr[-1] if n else 0.0) + config.drain_timeout_s
     report_every = max(1, n // 200)
     i = 0
@@ -358,54 +145,54 @@ def simulate(
         t_arr = arr[i] if i < n else inf
         t_ev = heap[0][0] if heap else inf
         if t_arr <= t_ev and i < n:
-            if routable:
-                submit(i, t_arr)
-            else:
-                held.append(i)
+            fleet.arrive(i, t_arr)
             i += 1
             if progress is not None and i % report_every == 0:
                 progress(i)
             continue
-        if i >= n and in_flight == 0 and not held:
+        if i >= n and fleet.in_flight == 0 and not fleet.held:
             break
         t, prio, _, rid = heapq.heappop(heap)
         if t > stop_at:
             break
-        if prio == _P_STEP:
-            if state[rid] != _GONE and nxt[rid] == t:
-                step_engine(rid, t)
-        elif prio == _P_READY:
-            if state[rid] == _STARTING:
-                become_ready(rid, t)
-                log(t)
-        elif prio == _P_SCRAPE:
-            view.record(scrape(t))
-            heapq.heappush(heap, (t + config.scrape.scrape_interval_s, _P_SCRAPE, -2, -1))
+        if prio == P_STEP:
+            fleet.step(rid, t)
+        elif prio == P_READY:
+            if fleet.replicas[rid].state == STARTING:
+                fleet.become_ready(rid, t)
+                fleet.log(t)
+        elif prio == P_SCRAPE:
+            view.record(fleet.scrape(t, interval))
+            heapq.heappush(heap, (t + interval, P_SCRAPE, -2, -1))
         else:
-            observed = view.signals(t) if autoscaler.observes == "prometheus" else direct(t)
-            spec = counts["starting"] + counts["ready"]
-            status = ReplicaStatus(spec, counts["ready"], counts["starting"], None, config.epoch + t)
-            desired = max(0, min(config.max_replicas, int(autoscaler.step(config.epoch + t, observed, status))))
+            at = config.epoch + t
+            observed = view.signals(t) if autoscaler.observes == "prometheus" else fleet.direct(config.target, at)
+            spec = fleet.spec
+            status = ReplicaStatus(spec, fleet.n_ready, fleet.n_starting, None, at)
+            desired = max(0, min(config.max_replicas, int(autoscaler.step(at, observed, status))))
             if desired != spec:
                 scale_events.append((t, spec, desired))
-                scale_to(desired, t)
-            heapq.heappush(heap, (t + sync, _P_TICK, -1, -1))
-    horizon = max(last_t, arr[-1] if n else 0.0)
+                fleet.scale_to(desired, t)
+            heapq.heappush(heap, (t + sync, P_TICK, -1, -1))
+    horizon = max(fleet.last_finish, arr[-1] if n else 0.0)
+    queried, hits = fleet.prefix_totals()
     if progress is not None:
         progress(n)
     return RunResult.build(
         name=autoscaler.name,
         arrival_s=trace.arrival_s,
-        ttft=np.asarray(ttft),
-        e2e=np.asarray(e2e),
-        itl=np.asarray(itl),
-        created=np.asarray(created),
-        ended=np.asarray(ended),
+        ttft=np.asarray(fleet.ttft),
+        e2e=np.asarray(fleet.e2e),
+        itl=np.asarray(fleet.itl),
+        created=np.asarray([r.created for r in fleet.replicas]),
+        ended=np.asarray([r.ended for r in fleet.replicas]),
         horizon=horizon,
-        replica_log=replica_log,
+        replica_log=fleet.replica_log,
         scale_events=scale_events,
-        peak_waiting=peak_waiting,
+        peak_waiting=fleet.peak_waiting,
         clipped=clipped,
-        served_by=np.asarray(served_by, dtype=np.int32),
-        finished_events=finished_events,
+        served_by=np.asarray(fleet.served_by, dtype=np.int32),
+        finished_events=fleet.finished,
+        prefix_queried_tokens=queried,
+        prefix_hit_tokens=hits,
     )

@@ -64,6 +64,14 @@ class RunResult:
     clipped: int
     served_by: np.ndarray | None = None  # replica index each request was routed to (-1: never)
     finished_events: int = 0  # "finished" events seen: equals the request count when each finished once
+    prefix_queried_tokens: int = 0  # prompt tokens looked up in the replicas' prefix caches
+    prefix_hit_tokens: int = 0  # of those, found cached (not prefilled)
+
+    @property
+    def prefix_cache_hit_ratio(self) -> float | None:
+        """Hit tokens over queried tokens (None when nothing was looked up)."""
+        q = self.prefix_queried_tokens
+        return self.prefix_hit_tokens / q if q else None
 
     @staticmethod
     def build(**kw: Any) -> RunResult:
@@ -106,6 +114,7 @@ class RunResult:
             "scale_events": len(self.scale_events),
             "reversals": reversals(self.scale_events),
             "peak_queue": self.peak_waiting,
+            "prefix_cache_hit_ratio": self.prefix_cache_hit_ratio,
         }
 
     def series(self, step_s: float = 60.0) -> dict[str, list[float | None]]:

@@ -75,4 +75,4 @@ def load_azure(path: str | Path, name: str | None = None) -> Trace:
     prompt = to_int_column(p, [r[idx["ContextTokens"]] for r in rows], "ContextTokens", lines)
     output = to_int_column(p, [r[idx["GeneratedTokens"]] for r in rows], "GeneratedTokens", lines)
     t, prompt, output = finish_arrays(t, prompt, output)
-    return Trace(name or p.stem, t, prompt, output, start)
+    return Trace(name or p.stem, t, prompt, output, start_unix=start)

@@ -87,10 +87,10 @@ def trace_from_recorded(rec: RecordedDemand, name: str = "recorded", seed: int =
         outputs.append(np.full(n, round(o), dtype=np.int64))
     if not arrivals:
         empty = np.zeros(0)
-        return Trace(name, empty, empty.astype(np.int64), empty.astype(np.int64), float(rec.start)), missing
+        return Trace(name, empty, empty.astype(np.int64), empty.astype(np.int64), start_unix=float(rec.start)), missing
     t_all = np.concatenate(arrivals)
     order = np.argsort(t_all, kind="stable")
     return (
-        Trace(name, t_all[order], np.concatenate(prompts)[order], np.concatenate(outputs)[order], float(rec.start)),
+        Trace(name, t_all[order], np.concatenate(prompts)[order], np.concatenate(outputs)[order], start_unix=float(rec.start)),
         missing,
     )

@@ -1,6 +1,6 @@
 """An HTTP server that behaves like one vLLM 0.32 OpenAI-compatible replica.
 
-Driven in real time by :class:`controlplane.sim.engine.ReplicaEngine` with a
+Driven in real time by :class:`controlplane.capacity.engine.ReplicaEngine` with a
 :class:`~controlplane.capacity.profile.PerformanceProfile`; exposes the same
 ``vllm:*`` metric families as vLLM 0.32, injects faults, drains on SIGTERM and
 writes structured JSON logs. Start one with ``controlplane emulator --port N``.

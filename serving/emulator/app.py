@@ -120,8 +120,9 @@ def build_app(runtime: Runtime) -> FastAPI:
     async def generate(request: Request, chat: bool) -> Response:
         rid = request.headers.get("x-request-id") or f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}"
         runtime.check_accepting()
-        req = parse_request(await request.body(), chat, model, config.profile.max_model_len)
-        live = runtime.submit(rid, req.prompt_tokens, req.max_tokens, req.ignore_eos)
+        req = parse_request(await request.body(), chat, model, config.profile.max_model_len,
+                            config.profile.block_size)
+        live = runtime.submit(rid, req.prompt_tokens, req.max_tokens, req.ignore_eos, req.blocks)
         headers = {"X-Request-Id": rid}
         if req.stream:
             return StreamingResponse(_stream(runtime, live, req, model), media_type="text/event-stream",

@@ -86,6 +86,7 @@ class EmulatorConfig:
     faults: Faults = field(default_factory=Faults)
     crash_after_s: float | None = None  # emulated seconds after start-up completes
     hang_after_s: float | None = None  # emulated seconds after start-up completes
+    prefix_caching: bool = True  # vLLM V1's automatic prefix caching (on by default there too)
 
     def __post_init__(self) -> None:
         if not self.model_name:

@@ -51,7 +51,7 @@ def build_1_2_5_buckets(max_value: int) -> list[int]:
         exponent += 1
 
 
-def _cache_config_labels(p: PerformanceProfile) -> dict[str, str]:
+def _cache_config_labels(p: PerformanceProfile, prefix_caching: bool = True) -> dict[str, str]:
     blocks = p.kv_cache_tokens // p.block_size
     return {
         "_block_size_resolved": "True",
@@ -60,7 +60,7 @@ def _cache_config_labels(p: PerformanceProfile) -> dict[str, str]:
         "cache_hit_alignment_tokens": "None",
         "effective_attention_block_size": str(p.block_size),
         "enable_mamba_shared_prefix_checkpoint": "False",
-        "enable_prefix_caching": "True",
+        "enable_prefix_caching": str(prefix_caching),
         "gpu_memory_utilization": str(p.gpu_memory_utilization),
         "hash_block_size": "None",
         "is_attention_free": "False",
@@ -96,7 +96,8 @@ def _cache_config_labels(p: PerformanceProfile) -> dict[str, str]:
 class VllmMetrics:
     """All ``vllm:*`` families for one engine; ``render()`` gives the exposition text."""
 
-    def __init__(self, profile: PerformanceProfile, model_name: str, engine: str = "0") -> None:
+    def __init__(self, profile: PerformanceProfile, model_name: str, engine: str = "0", *,
+                 prefix_caching: bool = True) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         lab = ["engine", "model_name"]
@@ -141,7 +142,7 @@ class VllmMetrics:
         self.prefix_queries = counter(
             "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens."
         )
-        counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.").labels(**lv)
+        self.prefix_hits = counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.")
         counter(
             "vllm:external_prefix_cache_queries",
             "External prefix cache queries from KV connector cross-instance cache sharing, in terms of "
@@ -163,8 +164,8 @@ class VllmMetrics:
         )
         for source in ("local_compute", "local_cache_hit", "external_kv_transfer"):
             self.prompt_by_source.labels(**lv, source=source)
-        counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (local + external).").labels(**lv)
-        cached = counter(
+        self.prompt_cached = counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (local + external).")
+        self.cached_by_source = cached = counter(
             "vllm:prompt_tokens_cached_by_source",
             "Prefix-cache hit tokens by the cache tier that supplied them: device (local HBM), host "
             "(offloaded to DRAM), disk, p2p (transferred from another vLLM instance) or "
@@ -244,7 +245,7 @@ class VllmMetrics:
             sorted([*_cache_config_labels(profile), "engine"]),
             registry=r,
         )
-        info.labels(**_cache_config_labels(profile), engine=engine).set(1)
+        info.labels(**_cache_config_labels(profile, prefix_caching), engine=engine).set(1)
         self.http_requests = Counter(
             "http_requests", "Total number of requests by method, status and handler.",
             ["handler", "method", "status"], registry=r,
@@ -255,7 +256,7 @@ class VllmMetrics:
             ["handler", "method"], buckets=_HTTP_BUCKETS, registry=r,
         )
         for g in (self.running, self.waiting, self.kv_usage, self.preemptions, self.prompt_tokens,
-                  self.generation_tokens, self.prefix_queries):
+                  self.generation_tokens, self.prefix_queries, self.prefix_hits, self.prompt_cached):
             g.labels(**lv)
         for h in (self.h_prompt, self.h_generation, self.h_iteration, self.h_max_gen, self.h_n, self.h_max_tokens,
                   self.h_ttft, self.h_itl, self.h_tpot, self.h_e2e, self.h_queue, self.h_inference, self.h_prefill,
@@ -277,11 +278,23 @@ class VllmMetrics:
     def on_preemption(self) -> None:
         self.preemptions.labels(**self._lv).inc()
 
-    def on_first_token(self, prompt_tokens: int, ttft_s: float) -> None:
+    def on_prefix_cache(self, queried_tokens: int, hit_tokens: int) -> None:
+        """Prefix-cache lookups since the last call (counted by the engine at each admission)."""
+        lv = self._lv
+        if queried_tokens > 0:
+            self.prefix_queries.labels(**lv).inc(queried_tokens)
+        if hit_tokens > 0:
+            self.prefix_hits.labels(**lv).inc(hit_tokens)
+
+    def on_first_token(self, prompt_tokens: int, cached_tokens: int, ttft_s: float) -> None:
+        """A request's prefill is done: ``cached_tokens`` of its prompt came from the prefix cache."""
         lv = self._lv
         self.prompt_tokens.labels(**lv).inc(prompt_tokens)
-        self.prompt_by_source.labels(**lv, source="local_compute").inc(prompt_tokens)
-        self.prefix_queries.labels(**lv).inc(prompt_tokens)
+        self.prompt_by_source.labels(**lv, source="local_compute").inc(prompt_tokens - cached_tokens)
+        if cached_tokens > 0:
+            self.prompt_by_source.labels(**lv, source="local_cache_hit").inc(cached_tokens)
+            self.prompt_cached.labels(**lv).inc(cached_tokens)
+            self.cached_by_source.labels(**lv, source="device").inc(cached_tokens)
         self.h_ttft.labels(**lv).observe(ttft_s)
 
     def on_finished(
@@ -292,6 +305,7 @@ class VllmMetrics:
         generation_tokens: int,
         max_tokens: int,
         preemptions: int,
+        cached_tokens: int = 0,
         e2e_s: float,
         queue_s: float,
         prefill_s: float,
@@ -315,7 +329,7 @@ class VllmMetrics:
         self.h_decode.labels(**lv).observe(decode_s)
         self.h_inference.labels(**lv).observe(inference_s)
         self.h_preemptions.labels(**lv).observe(preemptions)
-        self.h_prefill_kv.labels(**lv).observe(prompt_tokens)
+        self.h_prefill_kv.labels(**lv).observe(prompt_tokens - cached_tokens)
         gaps = generation_tokens - 1
         tpot = decode_s / gaps if gaps > 0 else 0.0
         self.h_tpot.labels(**lv).observe(tpot)

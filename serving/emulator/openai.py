@@ -14,14 +14,33 @@ Prompt size, in order of precedence:
    for English with Llama-3's tokenizer); chat adds 4 tokens per message for the
    role markers and 3 for the assistant header of the chat template.
 
+Prompt blocks, for the prefix cache (ids of the prompt's consecutive KV blocks,
+each standing for its block and everything before it, as vLLM's chained block
+hashes do), in order of precedence:
+
+1. ``"prompt_block_ids": [id, ...]`` (an emulator extension; ids are integers
+   or strings), each id covering ``"prompt_block_tokens"`` tokens (default: the
+   profile's ``block_size``; it must be a multiple of it, and each id then
+   stands for that many engine blocks). A load generator replays a trace's
+   ``hash_ids`` so (Mooncake: ``prompt_block_tokens`` 512);
+2. a token-id list, cut into ``block_size``-token blocks;
+3. the text (a completion's prompt, or the chat messages' roles and contents),
+   cut into blocks of ``4 x block_size`` characters (the same 4 characters per
+   token as above).
+
+Cases 2 and 3 hash each block with the one before it (BLAKE2b, 8 bytes), so
+equal leading blocks give equal ids and nothing after a difference matches.
+
 Output text is made of placeholder words, one word (with a leading space) per token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +59,7 @@ class ParsedRequest:
     stream: bool
     include_usage: bool
     ignore_eos: bool
+    blocks: tuple[Hashable, ...] = ()  # prompt block ids in the profile's block size
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -78,6 +98,61 @@ def _completion_tokens(prompt: Any) -> int:
     raise _bad("prompt: must be a string or a list of token ids", "prompt")
 
 
+def _chained(chunks: Sequence[bytes]) -> tuple[int, ...]:
+    out: list[int] = []
+    parent = b""
+    for chunk in chunks:
+        parent = hashlib.blake2b(parent + chunk, digest_size=8).digest()
+        out.append(int.from_bytes(parent, "big"))
+    return tuple(out)
+
+
+def _prompt_text(body: dict, chat: bool) -> str | list[int] | None:
+    """The prompt as text, or as token ids when given so; None when there is nothing to hash."""
+    if chat:
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            return None
+        parts = []
+        for m in messages:
+            if isinstance(m, dict):
+                content = m.get("content") or ""
+                if isinstance(content, list):
+                    content = " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+                parts.append(f"<{m.get('role')}>{content}")
+        return "".join(parts)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(t, int) for t in prompt)):
+        return prompt
+    return None
+
+
+def _blocks(body: dict, chat: bool, block_size: int) -> tuple[Hashable, ...]:
+    ids = body.get("prompt_block_ids")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(
+            isinstance(b, str) or (isinstance(b, int) and not isinstance(b, bool)) for b in ids
+        ):
+            raise _bad("prompt_block_ids: must be a list of integers or strings", "prompt_block_ids")
+        per = _int_field(body, "prompt_block_tokens", 1) or block_size
+        if per % block_size:
+            raise _bad(f"prompt_block_tokens: must be a multiple of the block size {block_size}, got {per}",
+                       "prompt_block_tokens")
+        k = per // block_size
+        return tuple(ids) if k == 1 else tuple((b, j) for b in ids for j in range(k))
+    prompt = _prompt_text(body, chat)
+    if isinstance(prompt, str):
+        data, width = prompt.encode(), 4 * block_size
+        return _chained([data[i:i + width] for i in range(0, len(data) - width + 1, width)])
+    if isinstance(prompt, list):
+        return _chained([
+            json.dumps(prompt[i:i + block_size]).encode() for i in range(0, len(prompt) - block_size + 1, block_size)
+        ])
+    return ()
+
+
 def _int_field(body: dict, name: str, minimum: int) -> int | None:
     value = body.get(name)
     if value is None:
@@ -87,8 +162,9 @@ def _int_field(body: dict, name: str, minimum: int) -> int | None:
     return value
 
 
-def parse_request(raw: bytes, chat: bool, model_name: str, max_model_len: int) -> ParsedRequest:
-    """Validate a completions/chat body; ApiError(400/404) naming the field otherwise."""
+def parse_request(raw: bytes, chat: bool, model_name: str, max_model_len: int, block_size: int = 16) -> ParsedRequest:
+    """Validate a completions/chat body; ApiError(400/404) naming the field otherwise.
+    ``block_size``: tokens per KV block, the unit of the returned prompt block ids."""
     try:
         body = json.loads(raw or b"{}")
     except json.JSONDecodeError as exc:
@@ -129,6 +205,7 @@ def parse_request(raw: bytes, chat: bool, model_name: str, max_model_len: int) -
         stream=bool(body.get("stream", False)),
         include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
         ignore_eos=bool(body.get("ignore_eos", False)),
+        blocks=_blocks(body, chat, block_size),
     )
 
 

@@ -17,10 +17,17 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
-from controlplane.sim.engine import ABORTED, FINISHED, FIRST_TOKEN, PREEMPTED, ReplicaEngine, RequestStats
+from controlplane.capacity.engine import (
+    ABORTED,
+    FINISHED,
+    FIRST_TOKEN,
+    PREEMPTED,
+    ReplicaEngine,
+    RequestStats,
+)
 from serving.emulator.config import EmulatorConfig, Faults
 from serving.emulator.logs import ERROR_MESSAGES, JsonLog
 from serving.emulator.metrics import VllmMetrics
@@ -92,8 +99,8 @@ class Runtime:
         self.profile = config.profile
         self.log = log
         self._on_exit = on_exit
-        self.engine = ReplicaEngine(self.profile)
-        self.metrics = VllmMetrics(self.profile, config.model_name)
+        self.engine = ReplicaEngine(self.profile, prefix_caching=config.prefix_caching)
+        self.metrics = VllmMetrics(self.profile, config.model_name, prefix_caching=config.prefix_caching)
         self.clock = EmulatedClock(config.time_scale)
         self.faults = Faults()
         self.draining = False
@@ -107,6 +114,8 @@ class Runtime:
         self._leaked = 0.0
         self._leak_last = 0.0
         self._gen_seen = 0
+        self._queried_seen = 0
+        self._hits_seen = 0
         self._ready_logged = False
         self._timed_hang_done = False
         self._stopped = False
@@ -138,8 +147,10 @@ class Runtime:
         if not self.ready:
             raise ApiError(503, "ServiceUnavailableError", "The server is starting up.")
 
-    def submit(self, request_id: str, prompt_tokens: int, max_tokens: int, ignore_eos: bool) -> LiveRequest:
-        """Admit a validated request to the engine, or raise ApiError (draining, injected error)."""
+    def submit(self, request_id: str, prompt_tokens: int, max_tokens: int, ignore_eos: bool,
+               blocks: Sequence[Hashable] = ()) -> LiveRequest:
+        """Admit a validated request to the engine, or raise ApiError (draining, injected error).
+        ``blocks``: the prompt's block ids for the prefix cache (see ``openai``)."""
         self.check_accepting()
         now = self.now()
         if self.faults.error_ratio > 0 and self._rng.random() < self.faults.error_ratio:
@@ -149,7 +160,7 @@ class Runtime:
             output = min(max_tokens, 1 + int(self._rng.expovariate(1.0 / self.config.eos_mean_tokens)))
         key = next(self._keys)
         live = LiveRequest(request_id, key, prompt_tokens, max_tokens, output, now)
-        self.engine.submit(key, now, prompt_tokens, output)
+        self.engine.submit(key, now, prompt_tokens, output, blocks)
         self._live[key] = live
         self._wakeup.set()
         return live
@@ -260,6 +271,9 @@ class Runtime:
                 total = self.engine.total_generation_tokens
                 self.metrics.on_generation_tokens(total - self._gen_seen)
                 self._gen_seen = total
+                queried, hits = self.engine.prefix_queried_tokens, self.engine.prefix_hit_tokens
+                self.metrics.on_prefix_cache(queried - self._queried_seen, hits - self._hits_seen)
+                self._queried_seen, self._hits_seen = queried, hits
             self._publish_gauges()
             tick, self._tick = self._tick, asyncio.Event()
             tick.set()
@@ -286,7 +300,7 @@ class Runtime:
             return
         if ev.kind == FIRST_TOKEN:
             live.first_token = ev.time
-            self.metrics.on_first_token(live.prompt_tokens, ev.time - live.arrival)
+            self.metrics.on_first_token(live.prompt_tokens, ev.cached_tokens, ev.time - live.arrival)
         elif ev.kind == PREEMPTED:
             self.metrics.on_preemption()
         elif ev.kind == FINISHED:
@@ -295,7 +309,8 @@ class Runtime:
             live.finish_reason = live.planned_reason
             self.metrics.on_finished(
                 live.finish_reason, prompt_tokens=s.prompt_tokens, generation_tokens=s.generation_tokens,
-                max_tokens=live.max_tokens, preemptions=s.preemptions, e2e_s=s.e2e, queue_s=s.queue_time,
+                max_tokens=live.max_tokens, preemptions=s.preemptions, cached_tokens=s.cached_tokens,
+                e2e_s=s.e2e, queue_s=s.queue_time,
                 prefill_s=s.prefill_time, decode_s=s.decode_time, inference_s=s.inference_time,
             )
             self.log.write(

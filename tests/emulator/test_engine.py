@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from controlplane.capacity.engine import ABORTED, FINISHED, FIRST_TOKEN, PREEMPTED, ReplicaEngine
 from controlplane.capacity.profile import PROFILES, PerformanceProfile, get_profile
-from controlplane.sim.engine import ABORTED, FINISHED, FIRST_TOKEN, PREEMPTED, ReplicaEngine
 
 # step(b, p) = 0.010 + 0.001 * b + 0.0001 * p seconds
 P = PerformanceProfile(

@@ -27,6 +27,7 @@ REQUIRED = [
     "vllm:e2e_request_latency_seconds", "vllm:request_queue_time_seconds", "vllm:request_prefill_time_seconds",
     "vllm:request_decode_time_seconds", "vllm:request_inference_time_seconds", "vllm:request_prompt_tokens",
     "vllm:request_generation_tokens", "vllm:cache_config_info",
+    "vllm:prefix_cache_queries", "vllm:prefix_cache_hits", "vllm:prompt_tokens_cached",
 ]
 
 
@@ -49,6 +50,8 @@ def schema_of(text: str) -> dict:
 def emulator_exposition() -> str:
     m = VllmMetrics(get_profile("cpu-tiny"), "tiny-llama")
     m.on_http("/v1/completions", "POST", 200, 0.1)  # the instrumentator family appears once used
+    m.on_prefix_cache(300, 128)  # counted, so the families carry values, not only their zero series
+    m.on_first_token(300, 128, 0.05)
     return m.render().decode()
 
 
@@ -85,3 +88,15 @@ def test_cache_config_info_values_come_from_the_profile():
 @pytest.mark.parametrize("limit, expected", [(512, [1, 2, 5, 10, 20, 50, 100, 200, 500]), (1, [1]), (20, [1, 2, 5, 10, 20])])
 def test_token_buckets_follow_1_2_5_up_to_max_model_len(limit, expected):
     assert build_1_2_5_buckets(limit) == expected
+
+
+def test_prefix_cache_counters_carry_the_engine_counts():
+    text = emulator_exposition()
+    values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+              if not s.labels.get("source")}
+    assert values["vllm:prefix_cache_queries_total"] == 300
+    assert values["vllm:prefix_cache_hits_total"] == 128
+    assert values["vllm:prompt_tokens_cached_total"] == 128
+    by_source = {s.labels["source"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name == "vllm:prompt_tokens_by_source_total"}
+    assert by_source == {"local_compute": 172, "local_cache_hit": 128, "external_kv_transfer": 0}

@@ -17,10 +17,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from controlplane.actuate.local import LocalActuator, vllm_command
 from controlplane.loadgen.runner import run_load
+from controlplane.loadgen.targets import read_file_sd
 from controlplane.local.demo import _bootstrap
 from controlplane.local.prometheus import PrometheusServer
 from controlplane.policy.model import ScalingPolicy
@@ -83,6 +86,20 @@ def test_every_catalog_signal_reads_from_real_vllm(tmp_path: Path) -> None:
         assert not missing, missing
         assert signals.ready_replicas.value == 1
         assert signals.request_rate.value and signals.request_rate.value > 0
+        # the same 300-token prompt three times: vLLM's prefix cache (128-token CPU blocks) serves
+        # its first two blocks on the repeats, and the three prefix-cache families count them
+        (url,) = read_file_sd(actuator.targets_dir / "real.json")
+        body = {"model": "tiny-llama", "prompt": [100 + k % 900 for k in range(300)], "max_tokens": 4}
+        for _ in range(3):
+            assert httpx.post(f"http://{url}/v1/completions", json=body, timeout=60).status_code == 200
+        text = httpx.get(f"http://{url}/metrics", timeout=10).text
+        for name in ("vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total",
+                     "vllm:prompt_tokens_cached_total"):
+            assert sum(v for n, v in _samples(text) if n == name) > 0, name
     finally:
         actuator.close(timeout_s=20.0)
         prom.stop()
+
+
+def _samples(text: str) -> list[tuple[str, float]]:
+    return [(smp.name, smp.value) for f in text_string_to_metric_families(text) for smp in f.samples]

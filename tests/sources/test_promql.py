@@ -88,6 +88,13 @@ CASES = [
     ),
     ("preemptions", promql.preemption_rate(LOCAL, 60), f"sum(rate(vllm:num_preemptions_total{S}[60s]))"),
     (
+        "prefix_cache_hit_ratio_with_alias",
+        promql.prefix_cache_hit_ratio(LOCAL, 60),
+        f"(sum(rate(vllm:prefix_cache_hits_total{S}[60s])) / sum(rate(vllm:prefix_cache_queries_total{S}[60s])))"
+        f" or (sum(rate(vllm:gpu_prefix_cache_hits_total{S}[60s]))"
+        f" / sum(rate(vllm:gpu_prefix_cache_queries_total{S}[60s])))",
+    ),
+    (
         "gpu_util_percent_to_ratio",
         promql.gpu_utilization(K8S),
         'avg(DCGM_FI_DEV_GPU_UTIL{namespace="serving",pod=~"llama-[a-z0-9]+-[a-z0-9]+"}) / 100',

@@ -96,19 +96,31 @@ def serving_dashboard(cfg: CodegenConfig) -> g.Dashboard:
             Query(f"sum by (model_name) ({names.WAITING}{VLLM_SEL})", "waiting {{model_name}}"),
             Query(f"sum by (model_name) ({names.RUNNING}{VLLM_SEL})", "running {{model_name}}"),
         ],
-        "short", steps(("green", None)), "Requests queued and in the running batch, summed over replicas.", w=8,
+        "short", steps(("green", None)), "Requests queued and in the running batch, summed over replicas.", w=6,
     )
     kv = [f"max by (instance) ({n}{VLLM_SEL})" for n in names.aliases(names.KV_CACHE)]
     lay.timeseries(
         "KV-cache usage per replica", [Query(first_of(kv), "{{instance}}")], "percentunit",
         steps(("green", None), ("red", cfg.thresholds.kv_cache_usage.value)),
         "Fraction of each replica's KV cache in use; the line is the VllmKvCachePressure threshold.",
-        line=True, w=8,
+        line=True, w=6,
     )
     lay.timeseries(
         "Preemptions", [Query(f"sum by (model_name) (rate({names.PREEMPTIONS}{VLLM_SEL}{_RATE}))", "{{model_name}}")],
         "suffix: /s", steps(("green", None), ("red", 0.1)),
-        "Requests evicted from the KV cache per second; any sustained rate means the cache is too small.", w=8,
+        "Requests evicted from the KV cache per second; any sustained rate means the cache is too small.", w=6,
+    )
+    hit_ratio = [
+        f"sum by (model_name) (rate({h}{VLLM_SEL}{_RATE}))\n/\nsum by (model_name) (rate({q}{VLLM_SEL}{_RATE}))"
+        for h, q in zip(names.aliases(names.PREFIX_CACHE_HITS), names.aliases(names.PREFIX_CACHE_QUERIES),
+                        strict=True)
+    ]
+    lay.timeseries(
+        "Prefix-cache hit ratio", [Query(first_of(hit_ratio), "{{model_name}}")], "percentunit",
+        steps(("green", None)),
+        "Prompt tokens found in the prefix cache over those looked up; a high ratio means prefill work saved. "
+        "It falls when traffic shares fewer prefixes or the router spreads a conversation over replicas.",
+        w=6,
     )
     lay.row("GPUs (DCGM)")
     under = cfg.thresholds.gpu_under_utilised_percent.value

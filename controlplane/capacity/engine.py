@@ -9,10 +9,14 @@ It must not import anything but the standard library and
 
 How time moves
 --------------
-The engine runs *steps*. A step's duration is
-``decode_base_s + decode_per_seq_s * batch + prefill_s_per_token * prefill_tokens``
-where ``batch`` counts every sequence in the step (decoding ones and those
-receiving a prefill chunk). Every decoding sequence gains one token per step.
+The engine runs *steps*. A step's duration is the profile's
+``step_time(batch, prefill_tokens, prefill_context)``: ``decode_base_s +
+decode_per_seq_s * batch + prefill_s_per_token * prefill_tokens +
+prefill_s_per_context_token * prefill_context``, where ``batch`` counts every
+sequence in the step (decoding ones and those receiving a prefill chunk) and
+``prefill_context`` sums the positions of the step's prompt tokens (a chunk
+late in a long prompt costs more than the first). Every decoding sequence
+gains one token per step.
 
 Steps without prefill work are identical until something changes (a request
 finishes, the KV cache fills, or a new arrival could be admitted), so they are
@@ -37,6 +41,23 @@ the order of vLLM's V1 scheduler:
 
 KV usage is counted in tokens (``prompt + generated`` per running request, the
 prompt reserved in full at admission); block rounding is ignored.
+
+Prefix caching
+--------------
+With ``prefix_caching`` (vLLM V1's default) a request may carry the ids of its
+prompt's ``block_tokens``-token blocks (:mod:`controlplane.capacity.prefix_cache`
+says what an id stands for). At admission the longest run of leading ids
+in the replica's cache is the request's hit, at most ``prompt + generated - 1``
+tokens (vLLM always computes the last token): those tokens are not
+prefilled (the first chunk starts at that position) and the blocks are
+shared, counted once in KV usage however many running requests use them.
+Each full block a prefill chunk completes joins the cache. Blocks nobody uses
+stay cached in the free part of the KV cache and are evicted, least recently
+released first, when admissions or decode growth need the room; an evicted
+block is recomputed by the next request that needs it. Every admission counts
+``prompt + generated`` tokens queried and the hit tokens (vLLM's
+``prefix_cache_queries`` / ``prefix_cache_hits``). Requests without ids, or an
+engine built with ``prefix_caching=False``, behave as without a cache.
 
 Driving it
 ----------
@@ -63,9 +84,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from controlplane.capacity.prefix_cache import PrefixCache
 from controlplane.capacity.profile import PerformanceProfile
 
 __all__ = ["ReplicaEngine", "RequestEvent", "RequestStats", "FIRST_TOKEN", "FINISHED", "PREEMPTED", "ABORTED"]
@@ -90,6 +112,7 @@ class RequestStats:
     prompt_tokens: int
     generation_tokens: int
     preemptions: int
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache at first admission
 
     @property
     def queue_time(self) -> float:
@@ -134,15 +157,17 @@ class RequestEvent:
     req_id: Hashable
     time: float
     stats: RequestStats | None = None
+    cached_tokens: int = 0  # first_token: prompt tokens the prefix cache supplied
 
 
 class _Req:
     __slots__ = (
         "rid", "prompt", "max_tokens", "arrival", "admitted", "first_token", "state",
-        "gen", "v_join", "prefill_left", "heap_seq", "preemptions", "kv_reserved",
+        "gen", "v_join", "prefill_left", "heap_seq", "preemptions", "kv_reserved", "blocks", "held", "cached",
     )
 
-    def __init__(self, rid: Hashable, arrival: float, prompt: int, max_tokens: int) -> None:
+    def __init__(self, rid: Hashable, arrival: float, prompt: int, max_tokens: int,
+                 blocks: tuple[Hashable, ...]) -> None:
         self.rid = rid
         self.prompt = prompt
         self.max_tokens = max_tokens
@@ -155,17 +180,23 @@ class _Req:
         self.prefill_left = 0
         self.heap_seq = -1
         self.preemptions = 0
-        self.kv_reserved = 0  # KV tokens held while prefilling
+        self.kv_reserved = 0  # KV tokens of its own held while prefilling (cached blocks not included)
+        self.blocks = blocks  # ids of its full prompt blocks, for the prefix cache
+        self.held = 0  # leading blocks it references in the prefix cache
+        self.cached = -1  # prompt tokens found cached at first admission (-1: not admitted yet)
 
 
 class ReplicaEngine:
     """One replica's continuous-batching scheduler; see the module docstring for semantics."""
 
-    def __init__(self, profile: PerformanceProfile, kv_cache_tokens: int | None = None) -> None:
+    def __init__(self, profile: PerformanceProfile, kv_cache_tokens: int | None = None, *,
+                 prefix_caching: bool = True, block_tokens: int | None = None) -> None:
         self.profile = profile
         self._cap = int(profile.kv_cache_tokens if kv_cache_tokens is None else kv_cache_tokens)
         if self._cap < 1:
             raise ValueError("kv_cache_tokens: must be >= 1")
+        self._bt = profile.block_size if block_tokens is None else int(block_tokens)
+        self._cache = PrefixCache(self._bt) if prefix_caching else None
         self._reqs: dict[Hashable, _Req] = {}
         self._waiting: deque[_Req] = deque()
         self._n_waiting = 0
@@ -190,6 +221,8 @@ class ReplicaEngine:
         self.total_prompt_tokens = 0  # prefill tokens computed (recomputation included)
         self.total_generation_tokens = 0
         self.total_steps = 0
+        self.prefix_queried_tokens = 0  # tokens looked up in the prefix cache at admissions
+        self.prefix_hit_tokens = 0  # of those, found cached
 
     # ----------------------------------------------------------------- gauges
     @property
@@ -216,9 +249,36 @@ class ReplicaEngine:
     def __contains__(self, req_id: Hashable) -> bool:
         return req_id in self._reqs
 
+    @property
+    def prefix_caching(self) -> bool:
+        return self._cache is not None
+
+    @property
+    def block_tokens(self) -> int:
+        """Tokens per prefix-cache block (the unit of the block ids given to :meth:`submit`)."""
+        return self._bt
+
+    @property
+    def cached_blocks(self) -> int:
+        """Blocks held by the prefix cache, referenced or not."""
+        return len(self._cache) if self._cache is not None else 0
+
+    @property
+    def evicted_blocks(self) -> int:
+        return self._cache.evicted_blocks if self._cache is not None else 0
+
+    def cached_prefix_blocks(self, blocks: Sequence[Hashable]) -> int:
+        """How many of these leading block ids this replica's prefix cache holds now."""
+        return self._cache.match(blocks) if self._cache is not None else 0
+
     # ------------------------------------------------------------------- API
-    def submit(self, req_id: Hashable, now: float, prompt_tokens: int, max_tokens: int) -> None:
-        """Queue a request that arrived at ``now``; raises ValueError naming a bad field."""
+    def submit(self, req_id: Hashable, now: float, prompt_tokens: int, max_tokens: int,
+               blocks: Sequence[Hashable] = ()) -> None:
+        """Queue a request that arrived at ``now``; raises ValueError naming a bad field.
+
+        ``blocks``: ids of the prompt's consecutive ``block_tokens``-token blocks, each
+        standing for its block and all before it; ids past the prompt's last full block
+        are ignored (only full blocks are cached)."""
         if req_id in self._reqs:
             raise ValueError(f"req_id: {req_id!r} is already in the engine")
         if prompt_tokens < 1:
@@ -232,7 +292,8 @@ class ReplicaEngine:
                 f"exceeds max_model_len {limit}"
             )
         self._run(now, inclusive=False)
-        r = _Req(req_id, now, int(prompt_tokens), int(max_tokens))
+        full = tuple(blocks[: int(prompt_tokens) // self._bt]) if self._cache is not None else ()
+        r = _Req(req_id, now, int(prompt_tokens), int(max_tokens), full)
         self._reqs[req_id] = r
         could_admit = self._n_waiting == 0 and len(self._running) < self.profile.max_num_seqs
         self._waiting.append(r)
@@ -338,19 +399,22 @@ class ReplicaEngine:
         self._v += k
         self._kv_used += nd * k
         self.total_generation_tokens += nd * k
+        cache = self._cache
         for r, chunk in self._seg_chunks:
             r.prefill_left -= chunk
             self.total_prompt_tokens += chunk
+            if cache is not None and r.held < len(r.blocks):
+                self._adopt_blocks(r, cache)
             if r.prefill_left == 0:
                 self._prefilling.popleft()
                 r.gen += 1
                 self.total_generation_tokens += 1
                 if r.first_token != r.first_token:  # NaN: first time
                     r.first_token = end
-                    self._out.append(RequestEvent(FIRST_TOKEN, r.rid, end))
+                    self._out.append(RequestEvent(FIRST_TOKEN, r.rid, end, None, max(0, r.cached)))
                 r.kv_reserved = 0
                 if r.gen >= r.max_tokens:
-                    self._release(r, r.prompt + r.gen)
+                    self._release(r, r.prompt + r.gen - r.held * self._bt)
                     self._finish(r, end, r.gen)
                 else:
                     self._join_decode(r)
@@ -362,7 +426,7 @@ class ReplicaEngine:
             if r.heap_seq != seq or r.state != _DECODE:
                 continue
             self._leave_decode(r)
-            self._release(r, r.prompt + r.gen)
+            self._release(r, r.prompt + r.gen - r.held * self._bt)
             self._finish(r, end, r.gen)
 
     def _join_decode(self, r: _Req) -> None:
@@ -379,8 +443,21 @@ class ReplicaEngine:
         r.heap_seq = -1
         self._n_decode -= 1
 
+    def _adopt_blocks(self, r: _Req, cache: PrefixCache) -> None:
+        """Put the request's newly computed full prompt blocks in the prefix cache."""
+        full = min(len(r.blocks), (r.prompt + r.gen - r.prefill_left) // self._bt)
+        while r.held < full:
+            self._kv_used += cache.adopt(r.blocks[r.held])
+            r.kv_reserved -= self._bt
+            r.held += 1
+
     def _release(self, r: _Req, kv: int) -> None:
+        """Free a request's own ``kv`` tokens and its references to cached blocks."""
         self._kv_used -= kv
+        if r.held:
+            assert self._cache is not None
+            self._kv_used -= self._cache.release(r.blocks[: r.held])
+            r.held = 0
         del self._running[r.rid]
 
     def _finish(self, r: _Req, t: float, gen: int) -> None:
@@ -390,11 +467,11 @@ class ReplicaEngine:
 
     def _stats(self, r: _Req, t: float, gen: int) -> RequestStats:
         admitted = t if r.admitted != r.admitted else r.admitted
-        return RequestStats(r.arrival, admitted, r.first_token, t, r.prompt, gen, r.preemptions)
+        return RequestStats(r.arrival, admitted, r.first_token, t, r.prompt, gen, r.preemptions, max(0, r.cached))
 
     def _kv_of(self, r: _Req) -> int:
         if r.state == _DECODE:
-            return r.prompt + r.gen + self._v - r.v_join
+            return r.prompt + r.gen + self._v - r.v_join - r.held * self._bt
         return r.kv_reserved
 
     def _remove_running(self, r: _Req) -> int:
@@ -421,6 +498,9 @@ class ReplicaEngine:
                     del self._reqs[r.rid]
                     self._out.append(RequestEvent(ABORTED, r.rid, t, self._stats(r, t, gen)))
             self._aborts = []
+        cache = self._cache
+        if cache is not None:
+            cache.evict_to(self._cap - self._kv_used)
         running = self._running
         preempted = False
         while running and self._kv_used + self._n_decode > self._cap:
@@ -440,35 +520,55 @@ class ReplicaEngine:
                 if r.state != _WAITING:
                     waiting.popleft()
                     continue
-                need = r.prompt + r.gen + 1
-                if self._kv_used + self._n_decode + need > self._cap:
+                total = r.prompt + r.gen
+                hit = 0
+                if cache is not None:
+                    # at least one token is computed, so a fully cached prompt recomputes its last block
+                    hit = cache.match(r.blocks, (total - 1) // self._bt)
+                    revive = cache.revive_tokens(r.blocks[:hit])
+                else:
+                    revive = 0
+                need = total + 1 - hit * self._bt
+                if self._kv_used + self._n_decode + need + revive > self._cap:
                     break
                 waiting.popleft()
                 self._n_waiting -= 1
                 r.state = _PREFILL
                 if r.admitted != r.admitted:
                     r.admitted = t
-                r.prefill_left = r.prompt + r.gen
+                if cache is not None:
+                    self._kv_used += cache.acquire(r.blocks[:hit])
+                    r.held = hit
+                    self.prefix_queried_tokens += total
+                    self.prefix_hit_tokens += hit * self._bt
+                if r.cached < 0:
+                    r.cached = hit * self._bt
+                r.prefill_left = total - hit * self._bt
                 r.kv_reserved = need
                 self._kv_used += need
                 running[r.rid] = r
                 self._prefilling.append(r)
+            if cache is not None:
+                cache.evict_to(self._cap - self._kv_used)
         nd = self._n_decode
         budget = p.max_num_batched_tokens - nd
         chunks: list[tuple[_Req, int]] = []
         ptoks = 0
+        pctx = 0
         if budget > 0:
             for r in self._prefilling:
                 c = min(r.prefill_left, budget)
                 chunks.append((r, c))
                 ptoks += c
+                start = r.prompt + r.gen - r.prefill_left
+                pctx += c * start + c * (c - 1) // 2
                 budget -= c
                 if budget == 0:
                     break
         if chunks:
             self._seg_t = t
             self._seg_k = 1
-            self._seg_s = p.step_time(nd + len(chunks), ptoks) * self._slowdown
+            self._seg_s = p.step_time(nd + len(chunks), ptoks, pctx) * self._slowdown
             self._seg_chunks = chunks
             return
         if nd == 0:
