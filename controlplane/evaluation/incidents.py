@@ -47,11 +47,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.capacity.engine import ABORTED, FINISHED, FIRST_TOKEN, ReplicaEngine
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.evaluation import nab
 from controlplane.protocols import ReplicaStatus
 from controlplane.signals import Reading, Signals
-from controlplane.capacity.engine import ABORTED, FINISHED, FIRST_TOKEN, ReplicaEngine
 from controlplane.sim.observe import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS, histogram_quantile
 
 __all__ = ["FAULT_KINDS", "Fault", "Burst", "plan", "with_bursts", "Tick", "replay", "Outcome", "score_onsets"]

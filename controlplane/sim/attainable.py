@@ -23,8 +23,8 @@ import math
 
 import numpy as np
 
-from controlplane.capacity.profile import PerformanceProfile
 from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
+from controlplane.capacity.profile import PerformanceProfile
 from controlplane.traces.model import Trace
 
 __all__ = ["idle_ttft", "attainable_share", "attainable_mask"]
