@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         window_s=policy.windows.stable_s,
         prefix_caching=not args.no_prefix_caching,
+        # schedule windows and time-of-day forecasts read the hour the requests really came
+        epoch=trace.start_unix if trace.start_unix is not None else 0.0,
     )
     ctx = PolicyContext(trace, profile, policy, args.max_replicas, peak)
     slo = SloTargets(slo_ttft, policy.slo.itl_p95_s, policy.slo.e2e_p95_s, policy.slo.objective)

@@ -35,12 +35,24 @@ def test_light_load_stays_at_min() -> None:
 
 
 def test_invalid_decisions_hold_the_count() -> None:
-    # The first tick comes before two scrapes exist: rates are missing -> the decision is
-    # invalid and the autoscaler keeps the current count.
-    auto = DecideAutoscaler(_policy())
-    trace = poisson_trace(1.0, 60.0, seed=1)
+    # The first ticks come before two scrapes exist: rates are missing -> the decision is
+    # invalid and the autoscaler keeps the current count, although the load (20 req/s of
+    # 400-token prompts, far past one replica) would make a valid decision scale up.
+    steps: list[tuple[bool, int, int]] = []  # (valid, spec replicas, count asked for)
+
+    class Recording(DecideAutoscaler):
+        def step(self, now, observed, status):  # type: ignore[no-untyped-def]
+            asked = super().step(now, observed, status)
+            assert self.last is not None
+            steps.append((self.last.valid, status.spec, asked))
+            return asked
+
+    auto = Recording(_policy())
+    trace = poisson_trace(20.0, 120.0, prompt=400, output=10, seed=9)
     simulate(trace, auto, SimConfig(profile=TOY, initial_replicas=1, scrape=ScrapeConfig(eval_delay_s=30.0)))
-    assert auto.decisions > 0 and auto.invalid >= 1
+    invalid = [(spec, asked) for valid, spec, asked in steps if not valid]
+    assert invalid and all(asked == spec for spec, asked in invalid)
+    assert any(asked > spec for valid, spec, asked in steps if valid)  # the load did call for more
 
 
 def test_registry_builds_every_policy() -> None:
