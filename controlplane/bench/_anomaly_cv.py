@@ -120,7 +120,7 @@ def compose(setting: EnsembleSetting, members: dict[str, dict[str, np.ndarray]],
 
 
 def run_cv(nab_dir: Path, cache: Path | None, grid_name: str = "default", select: str = "fit") -> dict[str, Any]:
-    from controlplane.bench.nab_files import epoch_s, ordered_profiles, parse_time, read_series
+    from controlplane.bench._nab_files import epoch_s, ordered_profiles, parse_time, read_series
     from controlplane.evaluation import crossval, nab
 
     settings = grid(grid_name)

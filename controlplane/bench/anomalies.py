@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controlplane.bench.nab_files import epoch_s, ordered_profiles, parse_time, read_series
+from controlplane.bench._nab_files import epoch_s, ordered_profiles, parse_time, read_series
 
 __all__ = ["register", "run", "PUBLISHED"]
 

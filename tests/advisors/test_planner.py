@@ -1,8 +1,8 @@
 """PredictivePlanner: capacity evidence per window, the floor from a fit on the past, state round trip.
 
 Capacity worked numbers: llama-3.1-8b-h100 at 1,000 / 200 tokens (snapped to 1,021 /
-204) is modelled at 15.72 req/s per replica; the correction lowers it on a sustained
-SLO miss at load L to max(L, 0.9 x C) = max(10, 14.15) = 14.15.
+204) is modelled at 15.54 req/s per replica; the correction lowers it on a sustained
+SLO miss at load L to max(L, 0.9 x C) = max(10, 13.99) = 13.99.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ def _fitted(rate: float = 30.0, seconds: float = 1200.0) -> PredictivePlanner:
 
 # (name, [(seconds after the fit, ttft p95 s)], capacity after)
 EVIDENCE = [
-    ("one window over the SLO is a burst: unchanged", [(60, 3.0), (120, 0.3)], 15.72),
-    ("two windows in a row over the SLO: lowered to 0.9 C", [(60, 3.0), (120, 3.0)], 14.15),
-    ("ticks inside one window count once", [(60, 3.0), (75, 3.0), (90, 3.0), (105, 3.0)], 15.72),
-    ("misses two windows apart are not sustained", [(60, 3.0), (120, 0.3), (180, 3.0)], 15.72),
+    ("one window over the SLO is a burst: unchanged", [(60, 3.0), (120, 0.3)], 15.54),
+    ("two windows in a row over the SLO: lowered to 0.9 C", [(60, 3.0), (120, 3.0)], 13.99),
+    ("ticks inside one window count once", [(60, 3.0), (75, 3.0), (90, 3.0), (105, 3.0)], 15.54),
+    ("misses two windows apart are not sustained", [(60, 3.0), (120, 0.3), (180, 3.0)], 15.54),
 ]
 
 
@@ -58,7 +58,7 @@ def test_fit_uses_only_samples_up_to_now() -> None:
 def test_floor_and_forecast_record() -> None:
     p = _fitted()
     proposal, record = p.propose(policy(), 1215.0, 15.0)
-    # ceil(30 / (15.72 x 0.8)) = ceil(2.39) = 3
+    # ceil(30 / (15.54 x 0.8)) = ceil(2.39) = 3
     assert proposal.source == "predictive" and proposal.replicas == 3
     assert record is not None and record["lead_s"] == 75.0 and record["floor"] == 3
     assert record["unit"] == "requests/s" and "1021" in record["capacity_detail"]
