@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def test_an_override_holds_with_the_api_off(tmp_path: Path) -> None:
     # Set while the API ran (here: straight into the table), then the controller restarts without it.
     config = _config(tmp_path)
     db = Database(config.loop.database)
-    OverrideStore(db).create("ml/vllm", Override("pin", 7, 2e9, "launch day", "ops"), Actor("ops", "operator"), 1.7e9)
+    now = time.time()  # the controller reads the real clock; the override runs a week from now
+    OverrideStore(db).create("ml/vllm", Override("pin", 7, now + 7 * 86400, "launch day", "ops"), Actor("ops", "operator"), now)
     db.close()
     ctl = build_controller(config, policies=_policies())
     try:
