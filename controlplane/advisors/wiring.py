@@ -1,7 +1,8 @@
 """Predictive and scheduled scaling for :func:`controlplane.controller.build_controller`.
 
 Owns: :func:`scaling_advisors`, which builds the
-:class:`~controlplane.advisors.forecast.ForecastAdvisor` and
+:class:`~controlplane.advisors.forecast.ForecastAdvisor`, the
+:class:`~controlplane.advisors.sizing.SizingAdvisor` and
 :class:`~controlplane.advisors.prewarm.PrewarmAdvisor` from the controller
 settings and says which scheduler jobs they need. Must not import: a web,
 Kubernetes or Elasticsearch client.
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controlplane.advisors.forecast import ForecastAdvisor
+from controlplane.advisors.forecast import ForecastAdvisor, default_profile_for
 from controlplane.advisors.prewarm import PrewarmAdvisor
 from controlplane.advisors.prewarm_cron import prewarm_triggers
+from controlplane.advisors.sizing import SizingAdvisor
 from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.policy.model import LocalTarget, ScalingPolicy
@@ -35,13 +37,14 @@ __all__ = ["ScalingAdvisors", "scaling_advisors", "forecast_state_dir"]
 @dataclass
 class ScalingAdvisors:
     forecast: ForecastAdvisor
+    sizing: SizingAdvisor
     schedule: PrewarmAdvisor
     jobs: list[tuple[str, Callable[[], Any], float]]
     tick_triggers: Callable[[], Sequence[tuple[str, Any]]]
 
     @property
     def advisors(self) -> list[Any]:
-        return [self.forecast, self.schedule]
+        return [self.forecast, self.sizing, self.schedule]
 
 
 def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: ControllerMetrics, store: PolicyStore,
@@ -58,6 +61,7 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
     schedule = PrewarmAdvisor(tick_s, startup_p95=forecast.startup_p95)
     return ScalingAdvisors(
         forecast=forecast,
+        sizing=SizingAdvisor(default_profile_for),
         schedule=schedule,
         jobs=forecast.jobs(config.loop.forecast_fit_interval_s),
         tick_triggers=lambda: prewarm_triggers(store.list_policies(), tick_s),

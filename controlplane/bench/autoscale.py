@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", default=None, help="azure, mooncake, servegen, burstgpt or generic (default: sniff)")
     p.add_argument("--columns", default=None, help="generic format: time=COL,prompt=COL,output=COL[,unit=s|ms|us|datetime]")
     p.add_argument("--policies", default="reactive,hpa,keda,knative,static,oracle",
-                   help="comma-separated; also predictive, and hindsight (the reference schedule search)")
+                   help="comma-separated; also predictive, sized (model-based sizing on), and hindsight (the reference schedule search)")
     p.add_argument("--policy-file", default=None, help="YAML ScalingPolicy for 'reactive' (default: shipped defaults)")
     p.add_argument("--slo-ttft", type=float, default=None, help="TTFT SLO in s (default: per data set)")
     p.add_argument("--profile", default=None, help="performance profile (default: per data set)")

@@ -16,8 +16,9 @@ The pipeline, in order; every step that moves the number names itself as the
                       target) (``propose_from_signals``); in panic the panic-window
                       peak, never below current (Knative KPA).
 4. ``apply_slo``      a latency p95 over target asks for more in proportion,
-                      at least ready + 1; raise-only; ignored without load.
-5. ``apply_floors``   predictive / scheduled floors; raise-only.
+                      at least ready + 1; raise-only; ignored without load, and
+                      left to the capacity correction when model sizing proposes.
+5. ``apply_floors``   model sizing, predictive and scheduled floors; raise-only.
 6. ``apply_guard``    an anomaly guard holds scale-up at current.
 7. ``stabilize``      HPA windows: scale down to the highest, up to the lowest
                       recommendation in the window; cautious after a restart.
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controlplane.policy.decision import Decision, Proposal
-from controlplane.policy.inputs import LOAD_FIELDS, SLO_CHECKS
+from controlplane.policy.inputs import LOAD_FIELDS, SIZING_FIELDS, SIZING_SOURCE, SLO_CHECKS
 from controlplane.policy.model import ScalingPolicy, StepLimits
 from controlplane.policy.override import Override
 from controlplane.policy.schedule import Bounds, bounds_at
@@ -105,6 +106,8 @@ def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: Re
         if fld in needed or (name == "kv_cache_usage" and ready == 0):
             continue
         needed.append(fld)
+    if policy.sizing.enabled and ready > 0:
+        needed.extend(f for f in SIZING_FIELDS if f not in needed)
     no_requests = all(_is_zero(getattr(signals, f)) for f in LOAD_FIELDS) or _is_zero(signals.request_rate)
     for fld, _, _ in SLO_CHECKS.values():
         if ready == 0 or (no_requests and not getattr(signals, fld).ok):
@@ -191,8 +194,13 @@ def apply_slo(
     tally: _Tally,
     state: DecisionState | None = None,
     now: float | None = None,
+    sized: bool = False,
 ) -> None:
     """Raise-only: a p95 over its target asks ceil(ready x overshoot), at least ready + 1.
+
+    ``sized`` (the model-based sizing proposed a number this tick): the p95 is listed
+    but asks nothing; it corrects the sizing's capacity instead (the sizing reads the
+    same p95 against the load per replica), so one miss is not answered twice.
 
     The ask is proportional to the replicas the p95 was measured on (ready ones;
     starting ones count against it in the pending guard). The p95 is measured
@@ -224,6 +232,10 @@ def apply_slo(
             continue
         if stale_for:
             tally.proposals.append(Proposal(source, None, f"{label} {observed:.3g} s > {target:g} s, but {stale_for}"))
+            continue
+        if sized:
+            note = f"{label} {observed:.3g} s > {target:g} s: corrects the model sizing's capacity, asks nothing itself"
+            tally.proposals.append(Proposal(source, None, note))
             continue
         overshoot = observed / target
         ask = max(ready + 1, replicas_for(ready * overshoot))
@@ -500,7 +512,8 @@ def decide(
     load = _load(signals)
     state = _track_ready(state, status, now)
     state, mode = apply_windows(policy, state, now, status, tally)
-    apply_slo(policy, signals, status, load, tally, state, now)
+    sized = any(f.source == SIZING_SOURCE and f.replicas is not None for f in floors)
+    apply_slo(policy, signals, status, load, tally, state, now, sized=sized)
     apply_floors(floors, tally)
     apply_guard(guard, current, tally)
     state = state.recommend(now, tally.value)

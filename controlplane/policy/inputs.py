@@ -8,7 +8,7 @@ same SLO fields. Must not import: any I/O library.
 
 from __future__ import annotations
 
-__all__ = ["LOAD_FIELDS", "SLO_CHECKS"]
+__all__ = ["LOAD_FIELDS", "SLO_CHECKS", "SIZING_SOURCE", "SIZING_FIELDS"]
 
 # Load readings every decision needs: they tell the SLO check whether high
 # latency is a capacity problem, and scale-to-zero whether the target is idle.
@@ -20,3 +20,9 @@ SLO_CHECKS: dict[str, tuple[str, str, str]] = {
     "slo_itl": ("itl_p95", "itl_p95_s", "itl p95"),
     "slo_e2e": ("e2e_p95", "e2e_p95_s", "e2e p95"),
 }
+
+# The model-based sizing's proposal (controlplane.advisors.sizing) and the rates it
+# reads: with ``sizing.enabled`` they are needed inputs, so a gap in them makes the
+# decision invalid instead of letting the thresholds alone size the fleet down.
+SIZING_SOURCE = "sizing"
+SIZING_FIELDS = ("request_rate", "prompt_tokens_rate", "generation_tokens_rate")

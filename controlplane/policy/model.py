@@ -230,6 +230,19 @@ class Predictive(_Strict):
     )
 
 
+class Sizing(_Strict):
+    """Model-based sizing (:mod:`controlplane.advisors.sizing`): the replicas the observed
+    request rate needs at the SLO, from the performance profile's capacity corrected by
+    what the fleet sustains, held at the rate level that ``slo.objective`` of the recent
+    requests arrived under (the burst headroom). Raise-only beside the threshold signals."""
+
+    enabled: bool = False
+    history_s: float = Field(
+        3600.0, ge=60, le=MAX_DURATION_S,
+        description="the recent span whose arrivals set the burst headroom (s)",
+    )
+
+
 class ScalingPolicy(_Strict):
     """A scaling policy for one serving deployment."""
 
@@ -246,6 +259,7 @@ class ScalingPolicy(_Strict):
     scale_to_zero: ScaleToZero = Field(default_factory=ScaleToZero)
     schedule: list[ScheduleWindow] = Field(default_factory=list, max_length=MAX_SCHEDULE_WINDOWS)
     predictive: Predictive = Field(default_factory=Predictive)
+    sizing: Sizing = Field(default_factory=Sizing)
     startup_s: float = Field(
         180.0,
         gt=0,

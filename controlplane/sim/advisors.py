@@ -3,7 +3,8 @@
 Owns: :func:`sim_advisors`, the advisors a simulated policy runs, in the order
 :func:`controlplane.controller.wire_advisors` gives the live loop: the forecast
 floor (:class:`SimForecastAdvisor`, the live planner refitted on simulated
-time; see :mod:`controlplane.sim.predictive`), the schedule pre-warm
+time; see :mod:`controlplane.sim.predictive`), the model-based sizing
+(:class:`~controlplane.advisors.sizing.SizingAdvisor`), the schedule pre-warm
 (:class:`~controlplane.advisors.prewarm.PrewarmAdvisor`, its lead lengthened
 by the start-ups measured in the replay), the anomaly guard
 (:class:`~controlplane.advisors.anomaly_guard.AnomalyGuard`, when asked for:
@@ -25,6 +26,7 @@ from controlplane.advisors.anomaly_guard import AnomalyGuard
 from controlplane.advisors.overrides import PlannedOverride, PlannedOverrides
 from controlplane.advisors.planner import PlannerSettings, PredictivePlanner, forecast_advice
 from controlplane.advisors.prewarm import PrewarmAdvisor
+from controlplane.advisors.sizing import SizingAdvisor
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice, Advisor, ReplicaStatus
@@ -89,9 +91,10 @@ def sim_advisors(
     overrides: Sequence[PlannedOverride] = (),
     anomaly_guard: bool = False,
 ) -> list[Advisor]:
-    """A fresh set (they keep per-run state): forecast, pre-warm, [anomaly guard], overrides."""
+    """A fresh set (they keep per-run state): forecast, model sizing, pre-warm, [anomaly guard], overrides."""
     forecast = SimForecastAdvisor(profile, tick_s=tick_s, refit_s=refit_s, settings=settings or PlannerSettings())
-    advisors: list[Advisor] = [forecast, PrewarmAdvisor(tick_s, startup_p95=forecast.startup_p95)]
+    advisors: list[Advisor] = [forecast, SizingAdvisor(lambda _policy: profile),
+                               PrewarmAdvisor(tick_s, startup_p95=forecast.startup_p95)]
     if anomaly_guard:
         advisors.append(AnomalyGuard())
     advisors.append(PlannedOverrides(overrides))

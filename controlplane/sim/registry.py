@@ -54,6 +54,15 @@ def _reactive(ctx: PolicyContext) -> Autoscaler:
     return DecideAutoscaler(ctx.policy, advisors=sim_advisors(ctx.profile))
 
 
+def sized_policy(policy: ScalingPolicy) -> ScalingPolicy:
+    """The policy with model-based sizing on (:mod:`controlplane.advisors.sizing`), its other settings kept."""
+    return policy.model_copy(update={"sizing": policy.sizing.model_copy(update={"enabled": True})})
+
+
+def _sized(ctx: PolicyContext) -> Autoscaler:
+    return DecideAutoscaler(sized_policy(ctx.policy), name="sized", advisors=sim_advisors(ctx.profile))
+
+
 def _predictive(ctx: PolicyContext) -> Autoscaler:
     return predictive_autoscaler(ctx.policy, ctx.profile)
 
@@ -82,6 +91,7 @@ def _knative(ctx: PolicyContext) -> Autoscaler:
 POLICIES: dict[str, Callable[[PolicyContext], Autoscaler]] = {
     "reactive": _reactive,
     "predictive": _predictive,
+    "sized": _sized,
     "hpa": _hpa,
     "keda": _keda,
     "knative": _knative,

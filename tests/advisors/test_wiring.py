@@ -79,6 +79,7 @@ def test_an_override_holds_with_the_api_off(tmp_path: Path) -> None:
 
 
 def test_the_local_demo_and_replay_get_the_same_advisors(tmp_path: Path) -> None:
+    from controlplane.advisors.sizing import SizingAdvisor
     from controlplane.clock import FakeClock
     from controlplane.controller import local_config, wire_advisors
     from controlplane.loop import StaticPolicies
@@ -88,6 +89,6 @@ def test_the_local_demo_and_replay_get_the_same_advisors(tmp_path: Path) -> None
     config = local_config(2.0, tmp_path / "cp.db", tmp_path / "state")
     wiring = wire_advisors(config, source=RateSource(), db=db, clock=FakeClock(), metrics=ControllerMetrics(),
                            store=StaticPolicies(_policies()))
-    assert [type(a) for a in wiring.advisors] == [ForecastAdvisor, PrewarmAdvisor, OverrideAdvisor]
+    assert [type(a) for a in wiring.advisors] == [ForecastAdvisor, SizingAdvisor, PrewarmAdvisor, OverrideAdvisor]
     assert [name for name, _ in wiring.tick_triggers()] == ["prewarm:chat:business"]
     db.close()

@@ -1,7 +1,7 @@
 """The live loop and the simulator's policy make one tick's decision the same way.
 
 The same scripted signals, the same advisors (fresh instances of one set: forecast floor,
-schedule pre-warm, anomaly guard, overrides) and the same clock go to a
+model sizing, schedule pre-warm, anomaly guard, overrides) and the same clock go to a
 :class:`ControlLoop` and to a :class:`DecideAutoscaler`; their decision sequences
 must be identical, and the run must exercise every advisor so the comparison means
 something.
@@ -43,6 +43,7 @@ def _policy() -> ScalingPolicy:
         "max_replicas": 10,
         "startup_s": 45.0,
         "predictive": {"enabled": True},
+        "sizing": {"enabled": True},
         "schedule": [{"name": "office", "days": ["mon", "tue", "wed", "thu", "fri"],
                       "start": "08:00", "end": "18:00", "min_replicas": 3}],
     })
@@ -177,6 +178,7 @@ def test_the_run_exercises_every_advisor() -> None:
     sources = {p.source for d in decisions for p in d.proposals}
     assert "floor:schedule-prewarm:office" in sources  # pre-warm before 08:00
     assert any(p.source == "floor:predictive" and p.replicas is not None for d in decisions for p in d.proposals)
+    assert any(p.source == "floor:sizing" and p.replicas is not None for d in decisions for p in d.proposals)
     assert any(d.binding.startswith("override") for d in decisions)  # the pin
     assert any(d.anomalies for d in decisions) and any(d.binding == "anomaly_guard" for d in decisions)
     assert any(not d.valid for d in decisions)  # the missing queue series

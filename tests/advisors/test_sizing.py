@@ -1,0 +1,121 @@
+"""Model-based sizing: the demand level, the capacity it divides by, and how the decider uses it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controlplane.advisors.sizing import DemandSizer, SizingAdvisor, weighted_quantile
+from controlplane.capacity.profile import get_profile
+from controlplane.policy.decide import decide
+from controlplane.policy.decision import Proposal
+from controlplane.policy.state import DecisionState
+from controlplane.signals import Reading, ReplicaStatus
+from tests.advisors.helpers import policy, signals
+
+PROFILE = get_profile("llama-3.1-8b-h100")
+T0 = 1_700_000_000.0
+
+
+def sized(**kw: object):  # type: ignore[no-untyped-def]
+    return policy(sizing={"enabled": True, "history_s": 600.0}, predictive={"enabled": False}, **kw)
+
+
+def test_weighted_quantile_by_hand() -> None:
+    v = np.array([10.0, 1.0, 2.0])
+    # by weight: 1 (1), 2 (2), 10 (10); total 13
+    assert weighted_quantile(v, v, 0.99) == 10.0  # 12.87 of 13 needs the 10
+    assert weighted_quantile(v, v, 0.2) == 2.0  # 2.6 > 1: the 2 is needed
+    assert weighted_quantile(v, v, 1 / 13) == 1.0
+    assert weighted_quantile(np.array([3.0, math.nan]), np.array([1.0, 1.0]), 0.5) == 3.0
+    with pytest.raises(ValueError, match="q"):
+        weighted_quantile(v, v, 0.0)
+
+
+def _feed(sizer: DemandSizer, pol, rates: list[float], ready: int = 2, start: float = T0) -> float:  # type: ignore[no-untyped-def]
+    now = start
+    for i, r in enumerate(rates):
+        now = start + 15.0 * i
+        sizer.observe(now, signals(now, r, ttft=0.3), ReplicaStatus(ready, ready, 0), pol.sizing.history_s)
+    return now
+
+
+def test_ask_is_demand_over_capacity_and_scales_with_the_rate() -> None:
+    pol = sized()
+    one, two = DemandSizer(PROFILE), DemandSizer(PROFILE)
+    now = _feed(one, pol, [5.0] * 20)
+    _feed(two, pol, [10.0] * 20)
+    a, b = one.propose(pol, now), two.propose(pol, now)
+    assert a.source == "sizing" and a.replicas is not None and b.replicas is not None
+    cap = one.capacity.capacity if one.capacity else 0.0
+    assert cap > 0
+    assert a.replicas == math.ceil(5.0 / cap)
+    assert b.replicas == math.ceil(10.0 / cap)
+    assert "demand 5 req/s" in a.detail and f"capacity {cap:.4g} req/s per replica" in a.detail
+
+
+def test_recent_burst_is_headroom_and_is_forgotten_after_history_s() -> None:
+    pol = sized()
+    flat, burst = DemandSizer(PROFILE), DemandSizer(PROFILE)
+    rates = [4.0] * 10 + [40.0] * 2 + [4.0] * 10
+    now = _feed(burst, pol, rates)
+    _feed(flat, pol, [4.0] * len(rates))
+    held, base = burst.propose(pol, now).replicas, flat.propose(pol, now).replicas
+    assert held is not None and base is not None and held > base  # the burst level is held
+    # 600 s later, with the burst out of the history, the ask is the flat one again
+    later = _feed(burst, pol, [4.0] * 45, start=now + 15.0)
+    assert burst.propose(pol, later).replicas == base
+
+
+def test_cached_prompt_share_raises_capacity() -> None:
+    pol = sized()
+    cold, warm = DemandSizer(PROFILE), DemandSizer(PROFILE)
+    for i in range(20):
+        now = T0 + 15.0 * i
+        s = signals(now, 5.0, prompt=8000.0)
+        cold.observe(now, s, ReplicaStatus(2, 2, 0), 600.0)
+        s = replace(s, prefix_cache_hit_ratio=Reading.of(0.75, at=now))
+        warm.observe(now, s, ReplicaStatus(2, 2, 0), 600.0)
+    cold.propose(pol, now)
+    warm.propose(pol, now)
+    assert cold.capacity is not None and warm.capacity is not None
+    assert warm.capacity.capacity > cold.capacity.capacity
+
+
+def test_no_rate_no_proposal_and_policy_off_no_advice() -> None:
+    pol = sized()
+    sizer = DemandSizer(PROFILE)
+    assert sizer.propose(pol, T0).replicas is None
+    sizer.observe(T0, signals(T0, None), ReplicaStatus(1, 1, 0), 600.0)
+    assert sizer.propose(pol, T0).replicas is None
+    advisor = SizingAdvisor(lambda _p: PROFILE)
+    off = policy(predictive={"enabled": False})
+    assert advisor.advise(off, signals(T0, 5.0), ReplicaStatus(1, 1, 0), T0).floors == ()
+    assert advisor.advise(pol, signals(T0, 5.0), ReplicaStatus(1, 1, 0), T0).floors[0].source == "sizing"
+
+
+def test_missing_rate_with_sizing_on_is_invalid_never_a_scale_down() -> None:
+    pol = sized()
+    s = signals(T0, None, running=0.0)
+    decision, _ = decide(pol, s, DecisionState.fresh(), T0, ReplicaStatus(6, 6, 0))
+    assert not decision.valid and decision.desired == 6
+    assert decision.binding == "invalid:request_rate"
+    # the same gap without sizing is not needed by the thresholds
+    plain, _ = decide(policy(predictive={"enabled": False}), s, DecisionState.fresh(), T0, ReplicaStatus(6, 6, 0))
+    assert plain.valid
+
+
+def test_slo_miss_corrects_capacity_instead_of_asking_when_sizing_proposes() -> None:
+    pol = sized()
+    s = signals(T0, 5.0, waiting=4.0, running=20.0, ttft=6.0)  # 3x over the 2 s TTFT SLO, under load
+    floor = Proposal("sizing", 3, "demand / capacity")
+    state = DecisionState.fresh()
+    with_sizing, _ = decide(pol, s, state, T0, ReplicaStatus(3, 3, 0), floors=(floor,))
+    without, _ = decide(pol, s, state, T0, ReplicaStatus(3, 3, 0))
+    slo = {p.source: p for p in with_sizing.proposals}["slo_ttft"]
+    assert slo.replicas is None and "corrects the model sizing" in slo.detail
+    assert {p.source: p for p in without.proposals}["slo_ttft"].replicas == 9  # ceil(3 x 3)
+    assert with_sizing.desired < without.desired
