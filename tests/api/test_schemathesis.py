@@ -136,15 +136,24 @@ class PolicyFlows(policy_schema.as_state_machine()):  # type: ignore[misc]
 
 def test_policy_flows_follow_links_and_conform() -> None:
     FLOWS.clear()
-    PolicyFlows.run(
-        settings=settings(
-            max_examples=FLOW_SCENARIOS,
-            stateful_step_count=FLOW_STEPS,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
+    # Which linked sequences the state machine draws varies with the run (seen: a whole-suite
+    # run whose 80 scenarios never sent a PUT or DELETE with the ETag it was handed). Every
+    # round checks conformance; further rounds, with fresh random draws, run only until a
+    # conditional write has gone through, at most three in all.
+    for round_ in range(3):
+        PolicyFlows.run(
+            settings=settings(
+                max_examples=FLOW_SCENARIOS,
+                stateful_step_count=FLOW_STEPS,
+                deadline=None,
+                derandomize=round_ == 0,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
         )
-    )
+        FLOWS["rounds"] += 1
+        if FLOWS["conditional write accepted"] > 0:
+            break
     print(f"\nschemathesis stateful: {sum(FLOWS.values())} calls; {dict(sorted(FLOWS.items()))}")
     # the links were followed: a policy was created and then changed with its own ETag
     assert FLOWS["POST /v1/policies 201"] > 0

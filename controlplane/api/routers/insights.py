@@ -25,6 +25,8 @@ router = APIRouter(prefix="/v1", tags=["insights"], responses=ERRORS)
     "/forecasts/{target:path}",
     response_model=list[ForecastOut],
     summary="A target's recent forecasts, newest first",
+    # the path convertor matches no line break: such a target never reaches this route
+    responses={404: {"description": "no such route: a target holding a line break"}},
 )
 def get_forecasts(
     target: str,
