@@ -17,6 +17,7 @@ reason in the decision. A detector failure is logged and scores nothing.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from controlplane.advisors.anomaly_rules import (
     check_errors,
     check_latency_spike,
     check_latency_without_load,
+    had_load,
     check_scores,
 )
 from controlplane.policy.model import ScalingPolicy
@@ -48,6 +50,8 @@ class _Target:
     bank: DetectorBank
     hysteresis: Hysteresis
     calm_ttft: deque[float]
+    calm_rate: deque[float] = field(default_factory=deque)
+    loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
     last_now: float | None = None
     last_advice: Advice = field(default_factory=Advice)
 
@@ -87,7 +91,8 @@ class AnomalyGuard:
         t = self._targets.get(key)
         if t is None:
             s = self.settings
-            t = _Target(self.make_bank(), Hysteresis(s.raise_ticks, s.clear_ticks), deque(maxlen=s.baseline_ticks))
+            t = _Target(self.make_bank(), Hysteresis(s.raise_ticks, s.clear_ticks), deque(maxlen=s.baseline_ticks),
+                        deque(maxlen=s.baseline_ticks))
             self._targets[key] = t
         return t
 
@@ -107,6 +112,9 @@ class AnomalyGuard:
         spiking = any(f.name == "VllmLatencySpike" and (f.verdict == "raise" or f in active) for f in findings)
         if ttft.ok and ttft.value is not None and not spiking:
             t.calm_ttft.append(ttft.value)
+            rate = signals.request_rate
+            if rate.ok and rate.value is not None and math.isfinite(rate.value):
+                t.calm_rate.append(rate.value)
         guards = [f for f in findings if f.guard and (f in active or f.verdict == "raise")]
         advice = Advice(
             guard="; ".join(f"{f.name}: {f.evidence}" for f in guards) or None,
@@ -131,10 +139,13 @@ class AnomalyGuard:
         except Exception:
             log.exception("anomaly detectors failed for %s", policy.target_key)
             scores = {}
+        if had_load(signals, status.ready):
+            t.loaded_at.append(now)
+        window = [at for at in t.loaded_at if now - s.p95_window_s < at < now]
         return [
             check_errors(signals, s, log_evidence),
-            check_latency_without_load(policy, signals, status.ready),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s),
+            check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
+            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate)),
             *check_scores(scores, s),
         ]
 
@@ -149,6 +160,7 @@ class AnomalyGuard:
                     "bank": t.bank.state(),
                     "hysteresis": t.hysteresis.state(),
                     "calm_ttft": list(t.calm_ttft),
+                    "calm_rate": list(t.calm_rate),
                     "last_now": t.last_now,
                 }
                 for key, t in self._targets.items()
@@ -165,4 +177,5 @@ class AnomalyGuard:
             t.bank.restore(saved["bank"])
             t.hysteresis.restore(saved["hysteresis"])
             t.calm_ttft.extend(float(v) for v in saved["calm_ttft"])
+            t.calm_rate.extend(float(v) for v in saved.get("calm_rate", ()))  # absent in older state
             t.last_now = saved.get("last_now")

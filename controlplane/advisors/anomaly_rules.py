@@ -17,12 +17,17 @@ finding                  severity  guard     raised when
 =======================  ========  ========  =====================================================
 VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >= 0.1 /s
 VllmLatencyWithoutLoad   ticket    yes       a latency p95 is over its SLO with no load behind it
-VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and over the SLO
+VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and over the SLO,
+                                            demand < 1.5 x its own baseline
 VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick
 =======================  ========  ========  =====================================================
 
 "No load" is the decider's rule (:func:`controlplane.policy.decide.apply_slo`):
-no request waiting and at most one running per ready replica. Errors hold a
+no request waiting and at most one running per ready replica. It holds rather
+than raises on a p95 taken over fewer than ``p95_min_requests`` requests (request
+rate x ``p95_window_s``), and when only the inter-token p95 is over its SLO (a
+long prompt's chunked prefill shares the decode steps beside it: the workload,
+not a slow replica, which slows first tokens too). Errors hold a
 scale-up only while nothing queues: a replica that fails requests it is given
 is not short of capacity, and more replicas behind it add cost, not service;
 with a queue, demand is real and the decider may add replicas.
@@ -41,6 +46,7 @@ from controlplane.policy.model import ScalingPolicy
 from controlplane.signals import Signals
 
 __all__ = [
+    "had_load",
     "AnomalySettings",
     "Finding",
     "Verdict",
@@ -68,6 +74,13 @@ class AnomalySettings:
     spike_clear_factor: float = 1.5
     baseline_ticks: int = 30  # median over this many calm ticks
     baseline_min: int = 5  # no spike verdict before this many calm ticks
+    # A TTFT spike that comes with this much more demand than the calm baseline is load
+    # (the decider's business), not a fault: latency per unit of demand did not jump.
+    spike_demand_factor: float = 1.5
+    # A p95 over fewer requests than this says little (one long prompt on an idle fleet
+    # puts its own prefill into the inter-token p95): no latency-without-load verdict.
+    p95_min_requests: float = 20.0
+    p95_window_s: float = 60.0  # the window the source's p95 and rates are taken over
     score_raise: float = 0.9
     score_clear: float = 0.5
     raise_ticks: int = 2  # one odd scrape does not page anyone
@@ -83,6 +96,10 @@ class AnomalySettings:
         for name, up, down in pairs:
             if not (0 <= down <= up) or not math.isfinite(up):
                 raise ValueError(f"{name}_clear: must be >= 0 and <= {name}_raise ({up}), got {down}")
+        if not (self.spike_demand_factor >= 1 and math.isfinite(self.spike_demand_factor)):
+            raise ValueError(f"spike_demand_factor: must be >= 1, got {self.spike_demand_factor}")
+        if not (self.p95_min_requests >= 0 and self.p95_window_s > 0):
+            raise ValueError("p95_min_requests: must be >= 0 (and p95_window_s > 0)")
         for name in ("raise_ticks", "clear_ticks", "baseline_min"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
@@ -132,6 +149,12 @@ def _no_load(signals: Signals, ready: int) -> bool | None:
     return waiting <= 0 and running <= max(1, ready)
 
 
+def had_load(signals: Signals, ready: int) -> bool | None:
+    """The decider's "load" at this tick (a queue, or more than one running per ready replica)."""
+    no_load = _no_load(signals, ready)
+    return None if no_load is None else not no_load
+
+
 def check_errors(signals: Signals, s: AnomalySettings, log_evidence: str | None = None) -> Finding:
     ratio, rate = _value(signals, "error_ratio"), _value(signals, "log_error_rate")
     raised, parts = [], []
@@ -159,8 +182,14 @@ def check_errors(signals: Signals, s: AnomalySettings, log_evidence: str | None 
     )
 
 
-def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: int) -> Finding:
+def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: int,
+                               s: AnomalySettings | None = None, loaded_in_window: bool = False) -> Finding:
+    """``loaded_in_window``: an earlier tick inside the p95's window had load (the p95 covers
+    requests that met that queue, though the tick's own gauges show none)."""
+    s = s or AnomalySettings()
     no_load = _no_load(signals, ready)
+    if no_load and loaded_in_window:
+        no_load = False
     over, under, missing = [], 0, 0
     for fld, attr, label in SLO_CHECKS.values():
         v = _value(signals, fld)
@@ -174,12 +203,25 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
     waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
     load = f"waiting {waiting if waiting is not None else 'unknown'}, running {running if running is not None else 'unknown'} on {ready} ready"
     verdict: Verdict
-    if over and no_load:
+    rate = _value(signals, "request_rate")
+    sampled = None if rate is None else rate * s.p95_window_s
+    itl_only = bool(over) and all(o.startswith("itl ") for o in over)
+    if over and no_load and itl_only:
+        # chunked prefill puts a long prompt's prefill into the decode steps beside it: an
+        # inter-token p95 over its SLO with a fast first token is the workload, not a slow replica
+        verdict = "hold"
+        over.append("inter-token latency alone, first tokens within SLO: prefill interference, not evidence")
+    elif over and no_load and sampled is not None and sampled < s.p95_min_requests:
+        verdict = "hold"  # a p95 of a handful of requests is no evidence either way
+        over.append(f"over ~{sampled:.0f} requests only (< {s.p95_min_requests:g}): not evidence")
+    elif over and no_load:
         verdict = "raise"
     elif not over and under:
         verdict = "clear"
     elif over and no_load is False:
         verdict = "clear"  # latency with load behind it is demand, the decider's job
+        if loaded_in_window and _no_load(signals, ready):
+            over.append("load earlier in the window")
     else:
         verdict = "hold"
     evidence = f"{'; '.join(over) or 'latency within SLO'} with {load}"
@@ -197,18 +239,27 @@ def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:
     return float(statistics.median(history))
 
 
-def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings) -> Finding:
+def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings,
+                        rate_history: Sequence[float] = ()) -> Finding:
+    """TTFT p95 ``spike_factor`` x its calm median and over the SLO, while demand (the request
+    rate against its calm median, ``rate_history``) grew less than ``spike_demand_factor`` x:
+    latency that rose with the load is the decider's business, not a fault."""
     v = _value(signals, "ttft_p95")
     base = baseline(history, s)
     slo = policy.slo.ttft_p95_s
     verdict: Verdict = "hold"
     if v is not None and base is not None and base > 0:
         ratio = v / base
-        if ratio >= s.spike_factor and v > slo:
+        rate, rate_base = _value(signals, "request_rate"), baseline(rate_history, s)
+        demand = rate / rate_base if rate is not None and rate_base else None
+        with_load = demand is not None and demand >= s.spike_demand_factor
+        if ratio >= s.spike_factor and v > slo and not with_load:
             verdict = "raise"
-        elif ratio <= s.spike_clear_factor or v <= slo:
+        elif ratio <= s.spike_clear_factor or v <= slo or with_load:
             verdict = "clear"
         evidence = f"ttft p95 {v:.3g} s = {ratio:.1f}x its baseline {base:.3g} s (SLO {slo:g} s)"
+        if demand is not None:
+            evidence += f"; demand {demand:.2f}x its baseline" + (": load, not a fault" if with_load else "")
         score = _graded(ratio, s.spike_factor)
     else:
         evidence = "ttft p95 missing" if v is None else f"ttft p95 {v:.3g} s, baseline not learned yet"

@@ -21,7 +21,11 @@ Figures, each with the same definition on both sides:
 * TTFT p95 exact: the load generator's per-request TTFT against the
   simulator's per-request TTFT;
 * replica-seconds over the trace's duration (every replica from the moment it
-  was asked for until it is gone, draining included).
+  was asked for until it is gone, draining included);
+* with ``--shared-prefix`` (:func:`shared_prefix_trace`: every prompt opens with
+  one of two 256-token system prompts), the prefix-cache hit ratio: the
+  replicas' ``vllm:prefix_cache_hits_total`` over ``vllm:prefix_cache_queries_total``
+  in Prometheus against the simulator's cached over looked-up prompt tokens.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "fidelity_policy", "fidelity_trace", "slowed_profile", "run_fidelity", "compare_figures"]
+__all__ = ["register", "fidelity_policy", "fidelity_trace", "shared_prefix_trace", "slowed_profile", "run_fidelity",
+           "compare_figures"]
 
 LATENCY_MULTIPLIER = 4.0
 STARTUP_S = 3.0
@@ -44,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seconds", type=float, default=120.0, help="trace length (default 120)")
     p.add_argument("--mean-rate", type=float, default=2.0, help="mean requests/s (default 2.0)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--shared-prefix", action="store_true",
+                   help="prompts open with one of two shared 256-token system prompts; adds the prefix-cache hit ratio")
     p.add_argument("--out", default="fidelity-out", help="folder for the figures (JSON) and the chart")
     p.set_defaults(func=_run)
 
@@ -99,6 +106,32 @@ def fidelity_trace(seconds: float = 120.0, mean_rate: float = 2.0, seed: int = 1
     return synthetic_trace(spec, seed=seed)
 
 
+SYSTEM_BLOCKS = 2  # blocks of the shared system prompts
+SYSTEM_PROMPTS = 2
+
+
+def shared_prefix_trace(seconds: float = 120.0, mean_rate: float = 2.0, seed: int = 1,
+                        block_tokens: int = 128) -> Any:
+    """:func:`fidelity_trace`'s arrivals and outputs with prompts that share a prefix: each
+    opens with one of two system prompts of ``SYSTEM_BLOCKS`` x ``block_tokens`` tokens (the
+    emulator's ``cpu-tiny`` block is 128), chosen at random, then a private 20-120 tokens.
+    The block ids reach the emulator as token ids (the load generator derives a block's
+    tokens from its id) and the simulator directly."""
+    import dataclasses as dc
+
+    import numpy as np
+
+    base = fidelity_trace(seconds, mean_rate, seed)
+    rng = np.random.default_rng(seed + 1)
+    n = len(base)
+    which = rng.integers(0, SYSTEM_PROMPTS, n)
+    tails = rng.integers(20, 121, n)
+    blocks = tuple(tuple(f"system-{w}-{j}" for j in range(SYSTEM_BLOCKS)) for w in which.tolist())
+    return dc.replace(base, name=f"{base.name}-shared-prefix",
+                      prompt_tokens=(SYSTEM_BLOCKS * block_tokens + tails).astype(np.int64),
+                      blocks=blocks, block_tokens=block_tokens)
+
+
 def slowed_profile(profile: Any, factor: float) -> Any:
     """The profile whose every step takes ``factor`` times longer: what the emulator's
     ``--latency-multiplier`` does (step time is linear in the four cost terms)."""
@@ -143,10 +176,13 @@ def compare_figures(live: Any, sim: Any, horizon_s: float) -> dict[str, Any]:
         "ttft_p95_exact_s": (live.client_ttft_p95_s(), float(np.quantile(done, 0.95)) if len(done) else None),
         "replica_seconds": (live.replica_seconds(horizon_s), sim_rs),
     }
+    if getattr(sim, "prefix_queried_tokens", 0):
+        rows["prefix_cache_hit_ratio"] = (live.prom_prefix_hit_ratio, sim.prefix_cache_hit_ratio)
     return {k: {"live": a, "sim": b, "rel_diff": _rel(a, b)} for k, (a, b) in rows.items()}
 
 
-def run_fidelity(work_dir: Path, seconds: float = 120.0, mean_rate: float = 2.0, seed: int = 1, echo: Any = print) -> dict[str, Any]:
+def run_fidelity(work_dir: Path, seconds: float = 120.0, mean_rate: float = 2.0, seed: int = 1, echo: Any = print,
+                 shared_prefix: bool = False) -> dict[str, Any]:
     """Run live, then the calibrated simulation; return the figures and both runs' details."""
     from controlplane.capacity.profile import get_profile
     from controlplane.local.replay import ReplaySettings, run_replay
@@ -154,7 +190,10 @@ def run_fidelity(work_dir: Path, seconds: float = 120.0, mean_rate: float = 2.0,
     from controlplane.sim.observe import ScrapeConfig
 
     policy = fidelity_policy()
-    trace = fidelity_trace(seconds, mean_rate, seed)
+    if shared_prefix:
+        trace = shared_prefix_trace(seconds, mean_rate, seed, get_profile(policy.target.profile).block_size)
+    else:
+        trace = fidelity_trace(seconds, mean_rate, seed)
     settings = ReplaySettings(
         work_dir=work_dir,
         policy=policy,
@@ -207,7 +246,7 @@ def format_figures(report: dict[str, Any]) -> str:
 
     lines = [f"{'figure':<24}{'live':>10}{'sim':>10}{'live vs sim':>14}"]
     for name, row in report["figures"].items():
-        fmt = "{:.0f}" if name == "replica_seconds" else "{:.3f}"
+        fmt = "{:.0f}" if name == "replica_seconds" else "{:.3f}"  # seconds, or a ratio 0-1
         lines.append(f"{name:<24}{f(row['live'], fmt):>10}{f(row['sim'], fmt):>10}{f(row['rel_diff'], '{:+.1%}'):>14}")
     return "\n".join(lines)
 
@@ -243,7 +282,7 @@ def write_chart(path: Path, report: dict[str, Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report = run_fidelity(out / "run", args.seconds, args.mean_rate, args.seed)
+    report = run_fidelity(out / "run", args.seconds, args.mean_rate, args.seed, shared_prefix=args.shared_prefix)
     print(f"trace {report['trace']['name']}: {report['trace']['requests']} requests, seed {args.seed}")
     print(f"measured replica start-ups (s): {report['measured_startups_s']}; sim cold start {report['sim_cold_start_s']:.2f} s")
     print(f"scale events live: {report['live_scale_events']}")

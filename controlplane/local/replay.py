@@ -106,6 +106,7 @@ class ReplayResult:
     invalid_decisions: int = 0
     decisions: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    prom_prefix_hit_ratio: float | None = None  # prompt tokens found cached / looked up, over the run
 
     def client_ttft_p95_s(self) -> float | None:
         v = np.array([r["ttft_s"] for r in self.requests if r["ok"] and r["ttft_s"] is not None], dtype=float)
@@ -230,6 +231,21 @@ def _prom_ttft_p95(prom_url: str, group: str, range_s: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _prom_prefix_hit_ratio(prom_url: str, group: str, range_s: float) -> float | None:
+    """Prefix-cache hits over queries (tokens) over the run, from each replica's final counters."""
+    rng = f"{int(math.ceil(range_s))}s"
+    sel = f'{{group="{group}"}}[{rng}]'
+    query = (f"sum(max_over_time(vllm:prefix_cache_hits_total{sel}))"
+             f" / sum(max_over_time(vllm:prefix_cache_queries_total{sel}))")
+    r = httpx.get(f"{prom_url}/api/v1/query", params={"query": query}, timeout=10.0)
+    r.raise_for_status()
+    result = r.json()["data"]["result"]
+    if not result:
+        return None
+    value = float(result[0]["value"][1])
+    return value if math.isfinite(value) else None
+
+
 def _step_errors(metrics: ControllerMetrics) -> float:
     return float(
         sum(s.value for fam in metrics.step_errors.collect() for s in fam.samples if s.name.endswith("_total"))
@@ -289,6 +305,7 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
     controller: Controller | None = None
     loop: _TimedLoop | None = None
     prom_p95: float | None = None
+    prom_hits: float | None = None
     ended = 0.0
     try:
         prom.start()
@@ -333,8 +350,9 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
         tracker.stop()
         try:
             prom_p95 = _prom_ttft_p95(prom.url, target.group, ended + 30.0)
+            prom_hits = _prom_prefix_hit_ratio(prom.url, target.group, ended + 30.0)
         except httpx.HTTPError as exc:
-            log.warning("could not read the TTFT histogram from Prometheus: %s", exc)
+            log.warning("could not read the TTFT histogram or prefix-cache counters from Prometheus: %s", exc)
     finally:
         if controller is not None:
             controller.stop()
@@ -352,6 +370,7 @@ def run_replay(settings: ReplaySettings, trace: Trace, echo: Callable[[str], Non
     return ReplayResult(
         requests=requests,
         prom_ttft_p95_s=prom_p95,
+        prom_prefix_hit_ratio=prom_hits,
         replica_intervals=[(s - anchor[0], e - anchor[0]) for s, e in tracker.lives.values()],
         scale_events=events,
         startup_durations_s=list(actuator.startup_durations),

@@ -102,8 +102,29 @@ def test_latency_spike_is_not_a_guard() -> None:
     adv.advise(p, _signals(T0 + 6, **busy), STATUS, T0 + 6)
     second = adv.advise(p, _signals(T0 + 7, **busy), STATUS, T0 + 7)
     assert second.guard is None
-    assert second.anomalies == ("VllmLatencySpike: ttft p95 3 s = 6.0x its baseline 0.5 s (SLO 2 s)",)
+    assert second.anomalies == (
+        "VllmLatencySpike: ttft p95 3 s = 6.0x its baseline 0.5 s (SLO 2 s); demand 1.00x its baseline",
+    )
     assert [a.name for a in rec.sent] == ["VllmLatencySpike"]
+
+
+def test_latency_spike_that_came_with_the_demand_is_load_not_a_fault() -> None:
+    rec = Recorder()
+    adv = AnomalyAdvisor(notifier=rec)
+    p = policy()
+    for i in range(6):
+        adv.advise(p, _signals(T0 + i, ttft_p95=0.5), STATUS, T0 + i)
+    rate = CALM["request_rate"]
+    # the same 6x TTFT, but twice the calm request rate behind it (a burst): no finding
+    busy = {"ttft_p95": 3.0, "waiting_requests": 5, "running_requests": 8, "request_rate": 2.0 * rate}
+    for k in (6, 7, 8):
+        advice = adv.advise(p, _signals(T0 + k, **busy), STATUS, T0 + k)
+    assert advice.anomalies == () and rec.sent == []
+    # at 1.4x the demand the same TTFT is a spike (under the 1.5x load factor)
+    slow = {**busy, "request_rate": 1.4 * rate}
+    for k in (9, 10):
+        advice = adv.advise(p, _signals(T0 + k, **slow), STATUS, T0 + k)
+    assert [a.split(":")[0] for a in advice.anomalies] == ["VllmLatencySpike"]
 
 
 def test_failing_notifier_never_raises_and_is_counted() -> None:

@@ -72,6 +72,34 @@ def test_latency_without_load_agrees_with_the_decider(name: str, values: dict, r
         assert bool(d.inputs["latency_without_load"]) == (verdict == "raise"), d.reasons
 
 
+def test_latency_without_load_over_a_handful_of_requests_holds() -> None:
+    # one long prompt on an idle fleet: 0.2 req/s over the 60 s window is 12 requests < 20
+    p = policy()
+    values = {"ttft_p95": 5.0, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
+              "kv_cache_usage_mean": 0.1}
+    few = check_latency_without_load(p, _signals(**{**values, "request_rate": 0.2}), 2)
+    assert few.verdict == "hold" and "12 requests only" in few.evidence
+    enough = check_latency_without_load(p, _signals(**{**values, "request_rate": 0.5}), 2)  # 30 requests
+    assert enough.verdict == "raise"
+
+
+def test_inter_token_latency_alone_is_prefill_interference() -> None:
+    p = policy()
+    values = {"ttft_p95": 0.5, "itl_p95": 0.4, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
+              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    f = check_latency_without_load(p, _signals(**values), 2)
+    assert f.verdict == "hold" and "prefill interference" in f.evidence
+    assert check_latency_without_load(p, _signals(**{**values, "ttft_p95": 5.0}), 2).verdict == "raise"
+
+
+def test_load_earlier_in_the_p95_window_explains_the_latency() -> None:
+    p = policy()
+    values = {"ttft_p95": 5.0, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
+              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    f = check_latency_without_load(p, _signals(**values), 2, loaded_in_window=True)
+    assert f.verdict == "clear" and "load earlier in the window" in f.evidence
+
+
 SPIKE = [
     # history of calm ttft p95, now, SLO 2 s, verdict
     ("3.5x a 1 s baseline, over SLO", [1.0] * 6, 3.5, "raise"),
