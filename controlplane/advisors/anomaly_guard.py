@@ -31,8 +31,9 @@ from controlplane.advisors.anomaly_rules import (
     check_errors,
     check_latency_spike,
     check_latency_without_load,
-    had_load,
+    check_replica_lost,
     check_scores,
+    had_load,
 )
 from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice
@@ -52,6 +53,7 @@ class _Target:
     calm_ttft: deque[float]
     calm_rate: deque[float] = field(default_factory=deque)
     loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
+    last_status: ReplicaStatus | None = None
     last_now: float | None = None
     last_advice: Advice = field(default_factory=Advice)
 
@@ -142,7 +144,9 @@ class AnomalyGuard:
         if had_load(signals, status.ready):
             t.loaded_at.append(now)
         window = [at for at in t.loaded_at if now - s.p95_window_s < at < now]
+        previous, t.last_status = t.last_status, status
         return [
+            check_replica_lost(previous, status),
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
             check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate)),

@@ -19,6 +19,7 @@ VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >
 VllmLatencyWithoutLoad   ticket    yes       a latency p95 is over its SLO with no load behind it
 VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and over the SLO,
                                             demand < 1.5 x its own baseline
+VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
 VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick
 =======================  ========  ========  =====================================================
 
@@ -43,9 +44,10 @@ from typing import Any, Literal
 
 from controlplane.policy.inputs import SLO_CHECKS
 from controlplane.policy.model import ScalingPolicy
-from controlplane.signals import Signals
+from controlplane.signals import ReplicaStatus, Signals
 
 __all__ = [
+    "check_replica_lost",
     "had_load",
     "AnomalySettings",
     "Finding",
@@ -230,6 +232,25 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
         "Latency over SLO with no load behind it: a slow replica, not missing capacity",
         score=1.0 if verdict == "raise" else 0.0, guard=True,
     )
+
+
+def check_replica_lost(previous: ReplicaStatus | None, status: ReplicaStatus) -> Finding:
+    """A replica left service unplanned: fewer ready than at the last tick while the spec
+    did not shrink (a crash, a hang failing its readiness probe, a node gone). Raised on
+    the tick it happens; clear once every replica of the spec is ready again."""
+    verdict: Verdict = "hold"
+    lost = previous is not None and status.ready < previous.ready and status.spec >= previous.spec
+    if lost:
+        assert previous is not None
+        verdict = "raise"
+        evidence = (f"ready replicas {previous.ready} -> {status.ready} while the spec went"
+                    f" {previous.spec} -> {status.spec}")
+    else:
+        if status.ready >= status.spec:
+            verdict = "clear"
+        evidence = f"{status.ready} of {status.spec} replicas ready"
+    return Finding("VllmReplicaLost", "availability", "ticket", verdict, evidence,
+                   "A replica stopped serving without a scale-down", score=1.0 if lost else 0.0, raise_ticks=1)
 
 
 def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:

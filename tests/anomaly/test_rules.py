@@ -12,6 +12,7 @@ from controlplane.advisors.anomaly_rules import (
     check_errors,
     check_latency_spike,
     check_latency_without_load,
+    check_replica_lost,
 )
 from controlplane.policy.decide import decide
 from controlplane.policy.state import DecisionState
@@ -140,3 +141,14 @@ def test_hysteresis_raise_after_two_clear_after_three_hold_breaks_streaks() -> N
 def test_bad_settings_name_the_field(kw: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         AnomalySettings(**kw)
+
+
+def test_replica_lost_without_a_scale_down() -> None:
+    two, one = ReplicaStatus(2, 2, 0), ReplicaStatus(2, 1, 1)
+    assert check_replica_lost(None, two).verdict == "clear"
+    lost = check_replica_lost(two, one)
+    assert lost.verdict == "raise" and lost.raise_ticks == 1 and "ready replicas 2 -> 1" in lost.evidence
+    assert check_replica_lost(one, one).verdict == "hold"  # still one short: neither new nor over
+    assert check_replica_lost(one, two).verdict == "clear"
+    # a scale-down 3 -> 2 takes a ready replica away on purpose
+    assert check_replica_lost(ReplicaStatus(3, 3, 0), ReplicaStatus(2, 2, 0)).verdict == "clear"
