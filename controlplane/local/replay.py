@@ -222,6 +222,11 @@ def _prom_ttft_p95(prom_url: str, group: str, range_s: float) -> float | None:
         "histogram_quantile(0.95, sum by (le) (max_over_time("
         f'vllm:time_to_first_token_seconds_bucket{{group="{group}"}}[{rng}])))'
     )
+    return _prom_scalar(prom_url, query)
+
+
+def _prom_scalar(prom_url: str, query: str) -> float | None:
+    """The one value of an instant query; None when it is empty or not finite."""
     r = httpx.get(f"{prom_url}/api/v1/query", params={"query": query}, timeout=10.0)
     r.raise_for_status()
     result = r.json()["data"]["result"]
@@ -237,13 +242,7 @@ def _prom_prefix_hit_ratio(prom_url: str, group: str, range_s: float) -> float |
     sel = f'{{group="{group}"}}[{rng}]'
     query = (f"sum(max_over_time(vllm:prefix_cache_hits_total{sel}))"
              f" / sum(max_over_time(vllm:prefix_cache_queries_total{sel}))")
-    r = httpx.get(f"{prom_url}/api/v1/query", params={"query": query}, timeout=10.0)
-    r.raise_for_status()
-    result = r.json()["data"]["result"]
-    if not result:
-        return None
-    value = float(result[0]["value"][1])
-    return value if math.isfinite(value) else None
+    return _prom_scalar(prom_url, query)
 
 
 def _step_errors(metrics: ControllerMetrics) -> float:

@@ -91,12 +91,18 @@ def test_guard_holds_the_scale_up_the_decider_would_make() -> None:
     assert any("anomaly guard holds scale-up 2 -> 3: VllmErrorBurst" in r for r in d.reasons)
 
 
-def test_latency_spike_is_not_a_guard() -> None:
+def _calm_for_six_ticks() -> tuple[Recorder, AnomalyAdvisor, ScalingPolicy]:
+    """An advisor that has seen six calm ticks: a TTFT p95 baseline of 0.5 s at the calm rate."""
     rec = Recorder()
     adv = AnomalyAdvisor(notifier=rec)
     p = policy()
     for i in range(6):
         adv.advise(p, _signals(T0 + i, ttft_p95=0.5), STATUS, T0 + i)
+    return rec, adv, p
+
+
+def test_latency_spike_is_not_a_guard() -> None:
+    rec, adv, p = _calm_for_six_ticks()
     # 0.5 s calm baseline; 3 s with a queue is 6x the baseline and over the 2 s SLO.
     busy = {"ttft_p95": 3.0, "waiting_requests": 5, "running_requests": 8}
     adv.advise(p, _signals(T0 + 6, **busy), STATUS, T0 + 6)
@@ -109,11 +115,7 @@ def test_latency_spike_is_not_a_guard() -> None:
 
 
 def test_latency_spike_that_came_with_the_demand_is_load_not_a_fault() -> None:
-    rec = Recorder()
-    adv = AnomalyAdvisor(notifier=rec)
-    p = policy()
-    for i in range(6):
-        adv.advise(p, _signals(T0 + i, ttft_p95=0.5), STATUS, T0 + i)
+    rec, adv, p = _calm_for_six_ticks()
     rate = CALM["request_rate"]
     # the same 6x TTFT, but twice the calm request rate behind it (a burst): no finding
     busy = {"ttft_p95": 3.0, "waiting_requests": 5, "running_requests": 8, "request_rate": 2.0 * rate}
