@@ -51,7 +51,7 @@ class _Target:
     bank: DetectorBank
     hysteresis: Hysteresis
     calm_ttft: deque[float]
-    calm_rate: deque[float] = field(default_factory=deque)
+    calm_rate: deque[float]
     loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
     last_status: ReplicaStatus | None = None
     last_now: float | None = None

@@ -55,7 +55,8 @@ from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice, ReplicaStatus
 from controlplane.signals import Signals
 
-__all__ = ["PlannerSettings", "PredictivePlanner", "forecast_advice", "quick_candidates", "workload_key"]
+__all__ = ["PlannerSettings", "PredictivePlanner", "CapacityEvidence", "forecast_advice", "model_capacity",
+           "quick_candidates", "workload_key"]
 
 UNIT = "requests/s"
 
@@ -119,6 +120,55 @@ def workload_key(prompt: float, output: float) -> Workload:
     return Workload(max(1.0, snap(prompt)), max(1.0, snap(output)))
 
 
+def model_capacity(profile: PerformanceProfile, policy: ScalingPolicy, prompt: float, output: float,
+                   current: CapacityEstimator | None) -> tuple[CapacityEstimator | None, str]:
+    """The capacity at the policy's SLO for requests of these mean sizes (clipped to the
+    profile's context, snapped by :func:`workload_key`), keeping ``current``'s online factor;
+    None and the reason when it cannot be modelled. Returns the estimator and its detail."""
+    limit = profile.max_model_len
+    o = min(output, limit / 2)
+    p = min(prompt, limit - o - 1)
+    w = workload_key(p, o)
+    try:
+        rc = capacity_at_slo(profile, w, policy.slo.ttft_p95_s, policy.slo.itl_p95_s)
+    except ValueError as exc:
+        return None, f"capacity not modelled: {exc}"
+    if not rc.requests_per_s > 0:
+        return None, f"capacity unreachable for prompt {w.prompt_tokens:g}, output {w.output_tokens:g}"
+    factor = current.factor if current is not None else 1.0
+    estimator = CapacityEstimator(rc.requests_per_s, policy.slo.ttft_p95_s, policy.slo.itl_p95_s, factor=factor)
+    return estimator, (f"{profile.name}, prompt {w.prompt_tokens:g} / output {w.output_tokens:g}"
+                       f" tokens: modelled {rc.requests_per_s:.4g} req/s ({rc.binding}) x factor {factor:.3f}")
+
+
+@dataclass
+class CapacityEvidence:
+    """Feeds a :class:`CapacityEstimator` once per ``window_s`` (the source's rate window:
+    overlapping windows would count one burst several times), and a missed SLO only when the
+    window before missed too. A single window over the SLO is a burst, which the reactive
+    signals answer; the capacity is about sustained load."""
+
+    window_s: float
+    at: float | None = None
+    missed_before: bool = False
+
+    def feed(self, cap: CapacityEstimator | None, now: float, signals: Signals, status: ReplicaStatus) -> None:
+        rate = signals.request_rate
+        if cap is None or status.ready <= 0 or rate.value is None:
+            return
+        if self.at is not None and now - self.at < self.window_s:
+            return
+        ttft, itl = signals.ttft_p95.value, signals.itl_p95.value
+        if ttft is None:
+            return
+        missed = ttft > cap.ttft_slo_s or (itl is not None and cap.itl_slo_s is not None and itl > cap.itl_slo_s)
+        sustained = self.missed_before and now - (self.at or now) <= 2 * self.window_s
+        self.at, self.missed_before = now, missed
+        if missed and not sustained:
+            return
+        cap.observe(rate.value / status.ready, ttft, itl)
+
+
 def forecast_advice(proposal: Proposal, record: dict[str, Any] | None) -> Advice:
     """The floor and the forecast record as a tick's advice; before a fit, the record says why there is no floor."""
     shown = record if record is not None else {"series": "request_rate", "floor": None, "dropped": proposal.detail}
@@ -141,8 +191,7 @@ class PredictivePlanner:
         self.capacity_detail = capacity_detail or "not modelled yet"
         self.watch = watch or StartupWatch()
         self.last_fit: dict[str, Any] = {}
-        self._evidence_at: float | None = None
-        self._missed_before = False
+        self.evidence = CapacityEvidence(self.settings.evidence_window_s)
         self._lock = threading.Lock()
 
     # -- the tick -------------------------------------------------------------------------------
@@ -169,24 +218,7 @@ class PredictivePlanner:
                         self.slot.swap(advanced)
 
     def _capacity_evidence(self, now: float, signals: Signals, status: ReplicaStatus) -> None:
-        """Feed the capacity correction once per ``evidence_window_s`` (the source's rate
-        window: overlapping windows would count one burst several times), and a missed SLO
-        only when the window before missed too. A single window over the SLO is a burst,
-        which the reactive signals answer; the floor's capacity is about sustained load."""
-        cap, rate = self.capacity, signals.request_rate
-        if cap is None or status.ready <= 0 or rate.value is None:
-            return
-        if self._evidence_at is not None and now - self._evidence_at < self.settings.evidence_window_s:
-            return
-        ttft, itl = signals.ttft_p95.value, signals.itl_p95.value
-        if ttft is None:
-            return
-        missed = ttft > cap.ttft_slo_s or (itl is not None and cap.itl_slo_s is not None and itl > cap.itl_slo_s)
-        sustained = self._missed_before and now - (self._evidence_at or now) <= 2 * self.settings.evidence_window_s
-        self._evidence_at, self._missed_before = now, missed
-        if missed and not sustained:
-            return
-        cap.observe(rate.value / status.ready, ttft, itl)
+        self.evidence.feed(self.capacity, now, signals, status)
 
     def lead_s(self, policy: ScalingPolicy, tick_s: float) -> tuple[float, str]:
         return self.floor.startup.lead_s(policy.startup_s, tick_s)
@@ -260,24 +292,9 @@ class PredictivePlanner:
     def _model_capacity(self, sizes: tuple[float, float] | None, policy: ScalingPolicy) -> None:
         if sizes is None:
             return
-        p, o = sizes
-        limit = self.profile.max_model_len
-        o = min(o, limit / 2)
-        p = min(p, limit - o - 1)
-        w = workload_key(p, o)
-        try:
-            rc = capacity_at_slo(self.profile, w, policy.slo.ttft_p95_s, policy.slo.itl_p95_s)
-        except ValueError as exc:
-            self.capacity_detail = f"capacity not modelled: {exc}"
-            return
-        if not rc.requests_per_s > 0:
-            self.capacity_detail = f"capacity unreachable for prompt {w.prompt_tokens:g}, output {w.output_tokens:g}"
-            return
-        factor = self.capacity.factor if self.capacity is not None else 1.0
-        self.capacity = CapacityEstimator(rc.requests_per_s, policy.slo.ttft_p95_s, policy.slo.itl_p95_s,
-                                          factor=factor)
-        self.capacity_detail = (f"{self.profile.name}, prompt {w.prompt_tokens:g} / output {w.output_tokens:g}"
-                                f" tokens: modelled {rc.requests_per_s:.4g} req/s ({rc.binding}) x factor {factor:.3f}")
+        modelled, self.capacity_detail = model_capacity(self.profile, policy, *sizes, self.capacity)
+        if modelled is not None:
+            self.capacity = modelled
 
     # -- state across restarts ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -20,11 +20,12 @@ and panic triggers beside it, not the sizing. Per tick:
   minute-scale bursts gives the burst level; a daily cycle moves ``D`` with it.
 * **capacity** ``c``: requests/s one replica sustains with the TTFT and ITL p95
   within the SLO, for the mean request size of the last
-  ``capacity_window_s`` (:func:`~controlplane.capacity.model.capacity_at_slo`
-  on the profile; a prompt's cached share, from the prefix-cache hit ratio, is
+  ``capacity_window_s`` (:func:`~controlplane.advisors.planner.model_capacity`, as the
+  predictive floor models it; a prompt's cached share, from the prefix-cache hit ratio, is
   not prefilled), times the online correction of
   :class:`~controlplane.capacity.model.CapacityEstimator` fed with what the
-  fleet sustained (per-replica load against the observed TTFT p95).
+  fleet sustained (:class:`~controlplane.advisors.planner.CapacityEvidence`, the same
+  gate as the predictive floor's).
 * the ask: ``ceil(D / c)``.
 
 No demand observed yet, or a capacity that cannot be modelled, proposes
@@ -34,14 +35,14 @@ nothing (the thresholds then size alone); a missing rate is a gap, never zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from controlplane.advisors.history import RateHistory
-from controlplane.advisors.planner import workload_key
-from controlplane.capacity.model import CapacityEstimator, capacity_at_slo
+from controlplane.advisors.planner import CapacityEvidence, model_capacity, workload_key
+from controlplane.capacity.model import CapacityEstimator
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.decision import Proposal
 from controlplane.policy.inputs import SIZING_SOURCE
@@ -92,9 +93,11 @@ class DemandSizer:
     capacity: CapacityEstimator | None = None
     capacity_detail: str = "not modelled yet"
     _workload: tuple[float, float] | None = None
-    _evidence_at: float | None = None
-    _missed_before: bool = False
     _hit_ratio: float = 0.0
+    _evidence: CapacityEvidence = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._evidence = CapacityEvidence(self.settings.evidence_window_s)
 
     def observe(self, now: float, signals: Signals, status: ReplicaStatus, history_s: float) -> None:
         if self.history is None:
@@ -104,53 +107,23 @@ class DemandSizer:
         hit = signals.prefix_cache_hit_ratio.value
         if hit is not None and math.isfinite(hit) and 0 <= hit <= 1:
             self._hit_ratio = float(hit)
-        self._feed_capacity(now, signals, status)
-
-    def _feed_capacity(self, now: float, signals: Signals, status: ReplicaStatus) -> None:
-        """One (per-replica load, TTFT p95) pair per evidence window; a miss counts only when
-        the window before missed too (one window over the SLO is a burst, not the capacity)."""
-        cap, rate = self.capacity, signals.request_rate.value
-        ttft = signals.ttft_p95.value
-        if cap is None or status.ready <= 0 or rate is None or ttft is None:
-            return
-        if self._evidence_at is not None and now - self._evidence_at < self.settings.evidence_window_s:
-            return
-        itl = signals.itl_p95.value
-        missed = ttft > cap.ttft_slo_s or (itl is not None and cap.itl_slo_s is not None and itl > cap.itl_slo_s)
-        sustained = self._missed_before and now - (self._evidence_at or now) <= 2 * self.settings.evidence_window_s
-        self._evidence_at, self._missed_before = now, missed
-        if missed and not sustained:
-            return
-        cap.observe(rate / status.ready, ttft, itl)
+        self._evidence.feed(self.capacity, now, signals, status)
 
     def _model(self, policy: ScalingPolicy, now: float) -> float | None:
+        """The corrected capacity for the recent mean sizes, remodelled when they move to
+        another cell of :func:`workload_key`'s grid; None when it cannot be modelled."""
         assert self.history is not None
         sizes = self.history.mean_sizes(now, self.settings.capacity_window_s)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        p, o = sizes
-        limit = self.profile.max_model_len
-        o = min(o, limit / 2)
-        p = min(p * (1.0 - self._hit_ratio), limit - o - 1)
-        w = workload_key(max(1.0, p), o)
+        prompt = max(1.0, sizes[0] * (1.0 - self._hit_ratio))  # the cached share is not prefilled
+        w = workload_key(prompt, sizes[1])
         key = (w.prompt_tokens, w.output_tokens)
         if key != self._workload or self.capacity is None:
-            try:
-                rc = capacity_at_slo(self.profile, w, policy.slo.ttft_p95_s, policy.slo.itl_p95_s)
-            except ValueError as exc:
-                self.capacity_detail = f"capacity not modelled: {exc}"
+            modelled, self.capacity_detail = model_capacity(self.profile, policy, prompt, sizes[1], self.capacity)
+            if modelled is None:
                 return None
-            if not rc.requests_per_s > 0:
-                self.capacity_detail = (f"capacity unreachable for prompt {w.prompt_tokens:g},"
-                                        f" output {w.output_tokens:g} tokens")
-                return None
-            factor = self.capacity.factor if self.capacity is not None else 1.0
-            self.capacity = CapacityEstimator(rc.requests_per_s, policy.slo.ttft_p95_s, policy.slo.itl_p95_s,
-                                              factor=factor)
-            self._workload = key
-            self.capacity_detail = (f"{self.profile.name}, prompt {w.prompt_tokens:g} (uncached) / output"
-                                    f" {w.output_tokens:g} tokens: modelled {rc.requests_per_s:.4g} req/s"
-                                    f" ({rc.binding})")
+            self.capacity, self._workload = modelled, key
         return self.capacity.capacity
 
     def propose(self, policy: ScalingPolicy, now: float) -> Proposal:
@@ -177,10 +150,6 @@ class DemandSizer:
             f" ({self.capacity_detail}, x{factor:.3f} observed) -> {n}",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"history": None if self.history is None else self.history.to_dict(),
-                "capacity": None if self.capacity is None else self.capacity.to_dict()}
-
 
 @dataclass
 class SizingAdvisor:
@@ -188,7 +157,7 @@ class SizingAdvisor:
     ``sizing.enabled`` only). One :class:`DemandSizer` per target; ``profile_for`` names the
     performance profile a policy's replicas run."""
 
-    profile_for: Any  # Callable[[ScalingPolicy], PerformanceProfile]
+    profile_for: Callable[[ScalingPolicy], PerformanceProfile]
     settings: SizingSettings = field(default_factory=SizingSettings)
     sizers: dict[str, DemandSizer] = field(default_factory=dict)
 
