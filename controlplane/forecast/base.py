@@ -11,7 +11,9 @@ Fitting: parameters are estimated on the head of the history; the model then
 walks the tail one slot at a time, forecasting every calibrated horizon from
 every origin, and those out-of-sample errors become the quantile offsets
 (:mod:`controlplane.forecast.calibration`). The state after the walk is the
-fitted state. One estimation per fit, honest error bands, and the newest data
+fitted state. Each new observation then settles the forecasts made for it
+(kept in ``issued``, one row per recent origin), and their errors join the
+bands' error record, so the bands track the series between fits. One estimation per fit, honest error bands, and the newest data
 still in the state; the cost is that the tail does not inform the parameters.
 
 Concurrency: a fitted forecaster is never mutated by ``predict``, ``rolling``
@@ -124,6 +126,9 @@ class QuantileForecaster:
         self.max_horizon_s = float(max_horizon_s)
         self.t_last: float | None = None
         self.residuals: ResidualQuantiles | None = None
+        # point forecasts at the residuals' steps from the newest origins: row r was made r slots
+        # before t_last; kept so that each new observation settles the forecasts made for it
+        self.issued: np.ndarray | None = None
         self.report: dict[str, Any] = {}
 
     # -- subclasses provide these -------------------------------------------------------
@@ -162,12 +167,45 @@ class QuantileForecaster:
             return 0.0
         return self.residuals.max_step * self.step_s
 
-    def _quantiles_of(self, points: np.ndarray, ks: np.ndarray, q: float) -> np.ndarray:
-        if self.residuals is None:
-            out = np.maximum(points, 0.0)
-        else:
-            out = self.residuals.band(points, ks, q)
+    def _quantiles_of(self, points: np.ndarray, ks: np.ndarray, q: float,
+                      residuals: ResidualQuantiles | None = None) -> np.ndarray:
+        res = self.residuals if residuals is None else residuals
+        out = np.maximum(points, 0.0) if res is None else res.band(points, ks, q)
         return np.where(np.isfinite(points), out, np.nan)
+
+    def keep_issued(self, steps: Sequence[int], forecasts: np.ndarray) -> None:
+        """After a backtest (``forecasts`` [origin, step], the last origin at ``t_last``):
+        keep the newest origins' forecasts at the residuals' steps."""
+        if self.residuals is None:
+            self.issued = None
+            return
+        cols = [list(steps).index(k) for k in self.residuals.steps]
+        rows = np.asarray(forecasts, dtype=float)[::-1, cols][: self.residuals.max_step]
+        pad = self.residuals.max_step - len(rows)
+        self.issued = np.vstack([rows, np.full((pad, len(cols)), np.nan)]) if pad > 0 else rows.copy()
+
+    def _settle(self, values: np.ndarray, paths: np.ndarray) -> list[tuple[ResidualQuantiles | None, np.ndarray | None]]:
+        """Walk the new ``values`` (``paths[i]``: forecasts at the residuals' steps after
+        consuming ``values[i]``): each value settles the forecasts made for its slot, whose
+        errors extend the bands. Returns (residuals, issued) after each value."""
+        res, issued = self.residuals, self.issued
+        if res is None:
+            return [(None, None)] * len(values)
+        m, width = res.max_step, len(res.steps)
+        if issued is None or issued.shape != (m, width):
+            issued = np.full((m, width), np.nan)
+        out: list[tuple[ResidualQuantiles | None, np.ndarray | None]] = []
+        for i, v in enumerate(values):
+            new: dict[int, list[float]] = {}
+            if math.isfinite(v):
+                for j, k in enumerate(res.steps):
+                    f = issued[k - 1, j]
+                    if math.isfinite(f):
+                        new[j] = [res.error(float(v), float(f))]
+            res = res.extended(new)
+            issued = np.vstack([paths[i][None, :], issued[:-1]])
+            out.append((res, issued))
+        return out
 
     def predict(self, now: float, horizons_s: Sequence[float], quantiles: Sequence[float]) -> dict[float, list[float]]:
         """Quantiles of the rate at ``now + h`` for each horizon: ``{q: [value per horizon]}``.
@@ -211,6 +249,9 @@ class QuantileForecaster:
             return self
         new = self._advanced(values)
         assert new.t_last is not None and new.step_s is not None
+        if self.residuals is not None:
+            paths = self._path(values, np.asarray(self.residuals.steps, dtype=np.int64))
+            new.residuals, new.issued = self._settle(values, paths)[-1]
         return new
 
     def rolling(
@@ -227,10 +268,14 @@ class QuantileForecaster:
         hs = _check_horizons(horizons_s)
         values = self._new_values(t, y)
         ks = np.maximum(1, np.ceil(hs / step - 1e-9)).astype(np.int64)
-        points = self._path(values, ks)
+        cal = np.asarray(self.residuals.steps if self.residuals is not None else (), dtype=np.int64)
+        both = self._path(values, np.concatenate([ks, cal]))
+        points, settled = both[:, : len(ks)], self._settle(values, both[:, len(ks):])
         origins = t_last + step * np.arange(1, len(values) + 1)
-        out = {q: np.vstack([self._quantiles_of(points[:, j], np.full(len(values), k), q) for j, k in enumerate(ks)]).T
-               for q in qs}
+        out = {q: np.full((len(values), len(ks)), np.nan) for q in qs}
+        for i, (res, _) in enumerate(settled):
+            for q in qs:
+                out[q][i] = self._quantiles_of(points[i], ks, q, res)
         return origins, out
 
     def to_state(self) -> dict[str, Any]:
@@ -244,6 +289,7 @@ class QuantileForecaster:
             "t_last": self.t_last,
             "step_s": self.step_s,
             "residuals": None if self.residuals is None else self.residuals.to_dict(),
+            "issued": None if self.issued is None else [encode_array(row) for row in self.issued],
             "report": self.report,
             "model": self._model_state(),
         }
@@ -255,6 +301,8 @@ class QuantileForecaster:
         self.t_last = float(d["t_last"])
         self.step_s = float(d["step_s"])
         self.residuals = None if d.get("residuals") is None else ResidualQuantiles.from_dict(d["residuals"])
+        issued = d.get("issued")
+        self.issued = None if issued is None else np.vstack([decode_array(row) for row in issued])
         self.report = dict(d.get("report") or {})
         self._restore_model(d["model"])
 
@@ -340,6 +388,7 @@ class StateModel(QuantileForecaster):
         self.t_last = grid.t_last
         self._fit = _Fit(params, state)
         self.residuals = ResidualQuantiles.from_backtest(steps, fc, act, band_shift(values[:split]))
+        self.keep_issued(steps, fc)
         self.report = {
             "model": self.name,
             "n": len(grid),

@@ -239,12 +239,14 @@ class AutoForecaster(QuantileForecaster):
                                max_horizon_s=self.max_horizon_s)
                 ens.residuals = ResidualQuantiles.from_backtest(bt.steps, bt.forecasts, bt.actuals,
                                                                 band_shift(grid.values[:split]))
+                ens.keep_issued(bt.steps, bt.forecasts)
                 ens.report = {"model": "ensemble", "members": [m.name for m in members],
                               "weights": {str(k): [round(float(v), 3) for v in row]
                                           for k, row in zip(bt.steps, weights, strict=True)}}
                 chosen = ens
         self.chosen = chosen
         self.step_s, self.t_last, self.residuals = grid.step_s, grid.t_last, chosen.residuals
+        self.issued = chosen.issued
         self.report = {
             "model": "auto",
             "chosen": chosen.name if chosen.name != "ensemble" else f"ensemble({', '.join(chosen.report['members'])})",

@@ -142,3 +142,40 @@ def test_auto_state_restores_through_the_base_module() -> None:
     got = back.predict(float(t[-1]), [600.0, 3600.0], [0.5, 0.9])
     for q in (0.5, 0.9):
         assert got[q] == pytest.approx(want[q], rel=1e-5)
+
+
+def test_bands_follow_a_series_that_turns_more_volatile_after_the_fit() -> None:
+    # fitted on N(0, 5) noise around 100, then scored where the noise is N(0, 20): bands that
+    # stayed as fitted would cover about 25 % (1.28 x 5 / 20 standard deviations); the settled
+    # errors of the new span widen them, and over the second half they cover near 90 %
+    rng = np.random.default_rng(3)
+    t = (np.arange(2600) + 1) * 60.0
+    y = 100.0 + np.concatenate([rng.normal(0, 5, 1000), rng.normal(0, 20, 1600)])
+    f = make_forecaster("last_value", max_horizon_s=300.0)
+    f.fit(t[:1000], y[:1000])
+    fixed = f.residuals
+    _, qs = f.rolling(t[1000:], y[1000:], [60.0], [0.9])
+    actual = np.append(y[1001:], np.nan)
+    late = slice(800, None)
+    assert 0.84 <= coverage(qs[0.9][late, 0], actual[late]) <= 0.96
+    assert f.residuals is fixed  # rolling scores; it does not change the forecaster
+
+
+def test_updated_settles_errors_like_rolling_and_survives_a_restart() -> None:
+    # the live path (updated, one observation at a time, with a JSON restart midway) ends
+    # with the same bands as one rolling pass over the same observations
+    rng = np.random.default_rng(5)
+    t = (np.arange(1400) + 1) * 60.0
+    y = 50.0 + np.concatenate([rng.normal(0, 2, 1000), rng.normal(0, 8, 400)])
+    f = make_forecaster("mean_reverting", max_horizon_s=600.0)
+    f.fit(t[:1000], y[:1000])
+    live = f
+    for i in range(1000, 1400):
+        live = live.updated(t[i:i + 1], y[i:i + 1])
+        if i == 1200:
+            live = from_state(json.loads(json.dumps(live.to_state())))
+    _, qs = f.rolling(t[1000:], y[1000:], [60.0, 600.0], [0.9])
+    p90 = live.predict(float(t[-1]), [60.0, 600.0], [0.9])[0.9]
+    assert p90 == pytest.approx([qs[0.9][-1, 0], qs[0.9][-1, 1]], rel=1e-4)
+    assert live.residuals is not None and f.residuals is not None
+    assert live.residuals.offsets(np.array([1]), 0.9)[0] > 2 * f.residuals.offsets(np.array([1]), 0.9)[0]
