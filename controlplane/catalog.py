@@ -29,7 +29,27 @@ from typing import Literal
 
 from controlplane.policy.model import KubernetesTarget, LocalTarget
 
+# Upper bounds (s) of vLLM's latency histograms (+Inf implied), from the /metrics
+# exposition of vLLM 0.32 (../shared/reference/vllm-0.32-cpu-metrics.txt).
+TTFT_BUCKETS = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+)
+ITL_BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+)
+E2E_BUCKETS = (
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
+    960.0, 1920.0, 7680.0,
+)
+# the Signals field of each latency p95 -> the bounds of the histogram it is taken from
+LATENCY_BUCKETS = {"ttft_p95": TTFT_BUCKETS, "itl_p95": ITL_BUCKETS, "e2e_p95": E2E_BUCKETS}
+
 __all__ = [
+    "TTFT_BUCKETS",
+    "ITL_BUCKETS",
+    "E2E_BUCKETS",
+    "LATENCY_BUCKETS",
     "MetricFamily",
     "VLLM",
     "VLLM_ALIASES",

@@ -53,6 +53,8 @@ class _Target:
     calm_ttft: deque[float]
     calm_rate: deque[float]
     loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
+    served: deque[float] = field(default_factory=deque)  # per-replica rates of ticks within the TTFT SLO
+    seen: int = 0  # ticks fed to the detectors: their learning period
     last_status: ReplicaStatus | None = None
     last_now: float | None = None
     last_advice: Advice = field(default_factory=Advice)
@@ -94,7 +96,7 @@ class AnomalyGuard:
         if t is None:
             s = self.settings
             t = _Target(self.make_bank(), Hysteresis(s.raise_ticks, s.clear_ticks), deque(maxlen=s.baseline_ticks),
-                        deque(maxlen=s.baseline_ticks))
+                        deque(maxlen=s.baseline_ticks), served=deque(maxlen=s.served_ticks))
             self._targets[key] = t
         return t
 
@@ -117,6 +119,10 @@ class AnomalyGuard:
             rate = signals.request_rate
             if rate.ok and rate.value is not None and math.isfinite(rate.value):
                 t.calm_rate.append(rate.value)
+        rate = signals.request_rate
+        if (ttft.ok and ttft.value is not None and ttft.value <= policy.slo.ttft_p95_s and rate.ok
+                and rate.value is not None and math.isfinite(rate.value) and status.ready > 0):
+            t.served.append(rate.value / status.ready)
         guards = [f for f in findings if f.guard and (f in active or f.verdict == "raise")]
         advice = Advice(
             guard="; ".join(f"{f.name}: {f.evidence}" for f in guards) or None,
@@ -141,6 +147,7 @@ class AnomalyGuard:
         except Exception:
             log.exception("anomaly detectors failed for %s", policy.target_key)
             scores = {}
+        t.seen += 1
         if had_load(signals, status.ready):
             t.loaded_at.append(now)
         window = [at for at in t.loaded_at if now - s.p95_window_s < at < now]
@@ -149,8 +156,8 @@ class AnomalyGuard:
             check_replica_lost(previous, status),
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate)),
-            *check_scores(scores, s),
+            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready),
+            *check_scores(scores, s, t.seen),
         ]
 
     # -- saved state -------------------------------------------------------------------
@@ -165,6 +172,8 @@ class AnomalyGuard:
                     "hysteresis": t.hysteresis.state(),
                     "calm_ttft": list(t.calm_ttft),
                     "calm_rate": list(t.calm_rate),
+                    "served": [round(v, 6) for v in t.served],
+                    "seen": t.seen,
                     "last_now": t.last_now,
                 }
                 for key, t in self._targets.items()
@@ -182,4 +191,6 @@ class AnomalyGuard:
             t.hysteresis.restore(saved["hysteresis"])
             t.calm_ttft.extend(float(v) for v in saved["calm_ttft"])
             t.calm_rate.extend(float(v) for v in saved.get("calm_rate", ()))  # absent in older state
+            t.served.extend(float(v) for v in saved.get("served", ()))
+            t.seen = int(saved.get("seen", 0))
             t.last_now = saved.get("last_now")

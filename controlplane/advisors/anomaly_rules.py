@@ -16,12 +16,18 @@ The findings, and which hold a scale-up (the decider's ``guard``):
 finding                  severity  guard     raised when
 =======================  ========  ========  =====================================================
 VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >= 0.1 /s
-VllmLatencyWithoutLoad   ticket    yes       a latency p95 is over its SLO with no load behind it
-VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and over the SLO,
-                                            demand < 1.5 x its own baseline
+VllmLatencyWithoutLoad   ticket    yes       a latency p95 is proven over its SLO with no load behind it
+VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and proven over the
+                                            SLO, demand < 1.5 x its own baseline and within the
+                                            per-replica rate the fleet has held within the SLO
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
-VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick
+VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick, after a
+                                            day of the target's ticks (its learning period)
 =======================  ========  ========  =====================================================
+
+"Proven over" (:func:`proven_over`): a p95 from vLLM's histogram is past the
+first bucket bound at or above the SLO; interpolated inside the bucket that
+holds the SLO it could as well be under it, and the check holds.
 
 "No load" is the decider's rule (:func:`controlplane.policy.decide.apply_slo`):
 no request waiting and at most one running per ready replica. It holds rather
@@ -42,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from controlplane.catalog import LATENCY_BUCKETS
 from controlplane.policy.inputs import SLO_CHECKS
 from controlplane.policy.model import ScalingPolicy
 from controlplane.signals import ReplicaStatus, Signals
@@ -58,6 +65,8 @@ __all__ = [
     "check_latency_spike",
     "check_scores",
     "baseline",
+    "proven_over",
+    "served_envelope",
 ]
 
 Verdict = Literal["raise", "clear", "hold"]
@@ -79,12 +88,25 @@ class AnomalySettings:
     # A TTFT spike that comes with this much more demand than the calm baseline is load
     # (the decider's business), not a fault: latency per unit of demand did not jump.
     spike_demand_factor: float = 1.5
+    # Nor is one that comes with more requests per ready replica than the fleet has held
+    # within the SLO lately (the served envelope: this quantile of the per-replica rates of
+    # the last ``served_ticks`` ticks whose TTFT p95 met the SLO): past what it has shown it
+    # can serve, a fleet's latency climbs steeply with small rises in demand, which a calm
+    # baseline a few minutes long cannot tell from a fault.
+    served_quantile: float = 0.95
+    served_ticks: int = 5760  # a day of 15 s ticks: the daily peak is in it
+    served_min: int = 20
     # A p95 over fewer requests than this says little (one long prompt on an idle fleet
     # puts its own prefill into the inter-token p95): no latency-without-load verdict.
     p95_min_requests: float = 20.0
     p95_window_s: float = 60.0  # the window the source's p95 and rates are taken over
     score_raise: float = 0.9
     score_clear: float = 0.5
+    # A detector with less than a day of a target's history cannot tell its daily peak, or
+    # the first burst it sees, from an anomaly: its scores are exported from the first tick,
+    # its findings raise only after this many ticks (a day of 15 s ticks), as NAB's
+    # probationary period and ARTime's learning period do.
+    learning_ticks: int = 5760
     raise_ticks: int = 2  # one odd scrape does not page anyone
     clear_ticks: int = 3  # nor does one good tick resolve an incident
 
@@ -98,10 +120,16 @@ class AnomalySettings:
         for name, up, down in pairs:
             if not (0 <= down <= up) or not math.isfinite(up):
                 raise ValueError(f"{name}_clear: must be >= 0 and <= {name}_raise ({up}), got {down}")
+        if not 0 < self.served_quantile <= 1:
+            raise ValueError(f"served_quantile: must be in (0, 1], got {self.served_quantile}")
+        if self.served_ticks < self.served_min or self.served_min < 1:
+            raise ValueError(f"served_ticks: must be >= served_min ({self.served_min}) >= 1")
         if not (self.spike_demand_factor >= 1 and math.isfinite(self.spike_demand_factor)):
             raise ValueError(f"spike_demand_factor: must be >= 1, got {self.spike_demand_factor}")
         if not (self.p95_min_requests >= 0 and self.p95_window_s > 0):
             raise ValueError("p95_min_requests: must be >= 0 (and p95_window_s > 0)")
+        if self.learning_ticks < 0:
+            raise ValueError(f"learning_ticks: must be >= 0, got {self.learning_ticks}")
         for name in ("raise_ticks", "clear_ticks", "baseline_min"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
@@ -142,6 +170,22 @@ def _value(signals: Signals, name: str) -> float | None:
 def _graded(value: float, level: float) -> float:
     """The raise level maps to 0.5, twice it to 1 (the score exported per rule)."""
     return max(0.0, min(1.0, 0.5 * value / level)) if level > 0 else 1.0
+
+
+def proven_over(field_name: str, value: float, target: float) -> bool:
+    """Whether a latency p95 read from vLLM's histogram shows the quantile over ``target``.
+
+    ``histogram_quantile`` interpolates inside a bucket: a p95 between the bucket bounds
+    around the target (2.0 s lies in vLLM's (1.0, 2.5] TTFT bucket) only says that the
+    p95 is somewhere in that bucket, over or under the target alike. Only a value beyond
+    the first bound at or above the target proves it over; a target that is itself a
+    bound (0.5 s, 2.5 s) is judged exactly. Fields without known bounds compare plainly.
+    """
+    bounds = LATENCY_BUCKETS.get(field_name)
+    if not bounds:
+        return value > target
+    edge = next((b for b in bounds if b >= target), math.inf)
+    return value > edge
 
 
 def _no_load(signals: Signals, ready: int) -> bool | None:
@@ -192,14 +236,18 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
     no_load = _no_load(signals, ready)
     if no_load and loaded_in_window:
         no_load = False
-    over, under, missing = [], 0, 0
+    over: list[str] = []
+    unproven: list[str] = []
+    under, missing = 0, 0
     for fld, attr, label in SLO_CHECKS.values():
         v = _value(signals, fld)
         target = float(getattr(policy.slo, attr))
         if v is None:
             missing += 1
-        elif v > target:
+        elif proven_over(fld, v, target):
             over.append(f"{label} {v:.3g} s > {target:g} s")
+        elif v > target:
+            unproven.append(f"{label} {v:.3g} s (over {target:g} s inside its histogram bucket: not proven)")
         else:
             under += 1
     waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
@@ -218,7 +266,7 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
         over.append(f"over ~{sampled:.0f} requests only (< {s.p95_min_requests:g}): not evidence")
     elif over and no_load:
         verdict = "raise"
-    elif not over and under:
+    elif not over and under and not unproven:
         verdict = "clear"
     elif over and no_load is False:
         verdict = "clear"  # latency with load behind it is demand, the decider's job
@@ -226,7 +274,7 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
             over.append("load earlier in the window")
     else:
         verdict = "hold"
-    evidence = f"{'; '.join(over) or 'latency within SLO'} with {load}"
+    evidence = f"{'; '.join(over + unproven) or 'latency within SLO'} with {load}"
     return Finding(
         "VllmLatencyWithoutLoad", "latency", "ticket", verdict, evidence,
         "Latency over SLO with no load behind it: a slow replica, not missing capacity",
@@ -260,9 +308,20 @@ def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:
     return float(statistics.median(history))
 
 
+def served_envelope(served: Sequence[float], s: AnomalySettings) -> float | None:
+    """The per-replica request rate the fleet has lately held within the SLO (None until
+    ``served_min`` ticks within it)."""
+    if len(served) < s.served_min:
+        return None
+    ordered = sorted(served)
+    return float(ordered[min(len(ordered) - 1, math.ceil(s.served_quantile * len(ordered)) - 1)])
+
+
 def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings,
-                        rate_history: Sequence[float] = ()) -> Finding:
-    """TTFT p95 ``spike_factor`` x its calm median and over the SLO, while demand (the request
+                        rate_history: Sequence[float] = (), served: Sequence[float] = (),
+                        ready: int = 1) -> Finding:
+    """TTFT p95 ``spike_factor`` x its calm median and proven over the SLO (:func:`proven_over`),
+    while demand (the request
     rate against its calm median, ``rate_history``) grew less than ``spike_demand_factor`` x:
     latency that rose with the load is the decider's business, not a fault."""
     v = _value(signals, "ttft_p95")
@@ -273,14 +332,22 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
         ratio = v / base
         rate, rate_base = _value(signals, "request_rate"), baseline(rate_history, s)
         demand = rate / rate_base if rate is not None and rate_base else None
-        with_load = demand is not None and demand >= s.spike_demand_factor
-        if ratio >= s.spike_factor and v > slo and not with_load:
+        envelope = served_envelope(served, s)
+        per_replica = None if rate is None else rate / max(1, ready)
+        beyond = per_replica is not None and envelope is not None and per_replica > envelope
+        with_load = (demand is not None and demand >= s.spike_demand_factor) or beyond
+        if ratio >= s.spike_factor and proven_over("ttft_p95", v, slo) and not with_load:
             verdict = "raise"
         elif ratio <= s.spike_clear_factor or v <= slo or with_load:
             verdict = "clear"
         evidence = f"ttft p95 {v:.3g} s = {ratio:.1f}x its baseline {base:.3g} s (SLO {slo:g} s)"
         if demand is not None:
-            evidence += f"; demand {demand:.2f}x its baseline" + (": load, not a fault" if with_load else "")
+            evidence += f"; demand {demand:.2f}x its baseline"
+        if beyond:
+            evidence += (f"; {per_replica:.3g} req/s per ready replica, past the {envelope:.3g} the fleet"
+                         " has held within the SLO")
+        if with_load:
+            evidence += ": load, not a fault"
         score = _graded(ratio, s.spike_factor)
     else:
         evidence = "ttft p95 missing" if v is None else f"ttft p95 {v:.3g} s, baseline not learned yet"
@@ -289,17 +356,23 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
                    "Time to first token jumped well above its recent level", score=score)
 
 
-def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings) -> list[Finding]:
-    """One finding per scored signal: ``scores[signal] = (detector, score)``; NaN holds."""
+def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen: int | None = None) -> list[Finding]:
+    """One finding per scored signal: ``scores[signal] = (detector, score)``; NaN holds, and so
+    does a score while the target has had fewer than ``learning_ticks`` ticks (``seen``)."""
     out = []
+    learning = seen is not None and seen < s.learning_ticks
     for signal, (detector, score) in sorted(scores.items()):
         verdict: Verdict = "hold"
         if math.isfinite(score):
             verdict = "raise" if score >= s.score_raise else ("clear" if score <= s.score_clear else "hold")
+        evidence = f"{signal} scored {score:.2f} by {detector} (raise {s.score_raise:g})"
+        if learning and verdict == "raise":
+            verdict = "hold"
+            evidence += f"; learning: {seen} of {s.learning_ticks} ticks seen"
         out.append(
             Finding(
                 "VllmSignalAnomaly", "anomaly", "info", verdict,
-                f"{signal} scored {score:.2f} by {detector} (raise {s.score_raise:g})",
+                evidence,
                 f"{signal} behaves unlike its own history", key=signal,
                 score=score if math.isfinite(score) else 0.0,
                 labels={"signal": signal, "detector": detector},

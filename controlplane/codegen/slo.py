@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controlplane.catalog import E2E_BUCKETS, TTFT_BUCKETS
 from controlplane.codegen import names
 from controlplane.codegen.config import BurnWindow, CodegenConfig, duration_seconds
 from controlplane.codegen.model import (
@@ -37,16 +38,6 @@ from controlplane.codegen.model import (
 
 __all__ = ["SLI", "slis", "slo_rule_file", "ratio_record", "bucket_bound", "le_label"]
 
-# Bucket bounds of vLLM's latency histograms, from the /metrics exposition of
-# vLLM 0.32 (../shared/reference/vllm-0.32-cpu-metrics.txt).
-TTFT_BUCKETS = (
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-)
-E2E_BUCKETS = (
-    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
-    480.0, 960.0, 1920.0, 7680.0,
-)
 _BUDGET_DAYS = 30
 _AGG = "namespace, model_name"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from controlplane.advisors.anomaly import AnomalyAdvisor
 from controlplane.advisors.anomaly_bank import DetectorBank
+from controlplane.advisors.anomaly_rules import AnomalySettings
 from controlplane.detect.registry import make_detector
 from controlplane.loop import ControlLoop, StaticPolicies
 from controlplane.notify.book import AlertBook
@@ -153,7 +154,7 @@ def test_second_call_within_min_step_reuses_the_advice() -> None:
 
 def test_detector_scores_exported_and_a_strong_one_is_a_finding() -> None:
     metrics = ControllerMetrics()
-    adv = AnomalyAdvisor(metrics=metrics, bank=_small_bank)
+    adv = AnomalyAdvisor(AnomalySettings(learning_ticks=30), metrics=metrics, bank=_small_bank)
     p = policy()
     for i in range(30):
         adv.advise(p, _signals(T0 + i, kv_cache_usage_max=0.10 + 0.001 * (i % 5)), STATUS, T0 + i)
@@ -167,6 +168,24 @@ def test_detector_scores_exported_and_a_strong_one_is_a_finding() -> None:
     second = adv.advise(p, _signals(T0 + 31, kv_cache_usage_max=0.99), STATUS, T0 + 31)
     assert 0.5 < metrics.registry.get_sample_value("controlplane_anomaly_score", labels) < 0.9
     assert any(a.startswith("VllmSignalAnomaly:kv_cache_usage_max") for a in second.anomalies)
+
+
+def test_detector_findings_wait_for_the_learning_period() -> None:
+    # the same surprise on the 31st tick, with the default day-long learning period: the
+    # score is exported, the finding holds and says why
+    metrics = ControllerMetrics()
+    adv = AnomalyAdvisor(metrics=metrics, bank=_small_bank)
+    p = policy()
+    for i in range(30):
+        adv.advise(p, _signals(T0 + i, kv_cache_usage_max=0.10 + 0.001 * (i % 5)), STATUS, T0 + i)
+    a = adv.guard.assess(p, _signals(T0 + 30, kv_cache_usage_max=0.99), STATUS, T0 + 30)
+    labels = {"policy": "chat", "target": "default/vllm", "signal": "kv_cache_usage_max", "detector": "tail"}
+    held = [f for f in a.findings if f.ident == "VllmSignalAnomaly:kv_cache_usage_max"]
+    assert held and held[0].score >= 0.9
+    assert held[0].verdict == "hold" and "learning: 31 of 5760 ticks seen" in held[0].evidence
+    assert not a.advice.anomalies
+    adv.advise(p, _signals(T0 + 31, kv_cache_usage_max=0.10), STATUS, T0 + 31)
+    assert metrics.registry.get_sample_value("controlplane_anomaly_score", labels) is not None
 
 
 def test_state_round_trip_continues_identically() -> None:

@@ -13,6 +13,8 @@ from controlplane.advisors.anomaly_rules import (
     check_latency_spike,
     check_latency_without_load,
     check_replica_lost,
+    proven_over,
+    served_envelope,
 )
 from controlplane.policy.decide import decide
 from controlplane.policy.state import DecisionState
@@ -104,6 +106,7 @@ def test_load_earlier_in_the_p95_window_explains_the_latency() -> None:
 SPIKE = [
     # history of calm ttft p95, now, SLO 2 s, verdict
     ("3.5x a 1 s baseline, over SLO", [1.0] * 6, 3.5, "raise"),
+    ("3.4x a 0.7 s baseline, 2.4 s: inside the (1, 2.5] bucket that holds the 2 s SLO", [0.7] * 6, 2.4, "hold"),
     ("3x a 0.2 s baseline but inside the 2 s SLO", [0.2] * 6, 0.6, "clear"),
     ("2x: between clear 1.5x and raise 3x", [1.0] * 6, 2.5, "hold"),
     ("only 4 calm samples: no baseline yet", [1.0] * 4, 5.0, "hold"),
@@ -115,6 +118,46 @@ SPIKE = [
 def test_latency_spike(name: str, history: list[float], now_value: float, verdict: str) -> None:
     f = check_latency_spike(policy(), _signals(ttft_p95=now_value), history, S)
     assert f.verdict == verdict and not f.guard
+
+
+@pytest.mark.parametrize("field,value,target,proven", [
+    ("ttft_p95", 2.4, 2.0, False),   # interpolated inside (1.0, 2.5]: could be 1.1 s
+    ("ttft_p95", 2.6, 2.0, True),    # past 2.5: more than 5 % of requests took over 2.5 s
+    ("ttft_p95", 0.6, 0.5, True),    # 0.5 is a bound: judged exactly
+    ("itl_p95", 0.12, 0.1, True),    # 0.1 is a bound of the inter-token histogram
+    ("e2e_p95", 48.0, 45.0, False),  # (40, 50]
+    ("request_rate", 2.1, 2.0, True),  # no histogram: compared plainly
+])
+def test_proven_over_respects_the_histogram_bucket(field: str, value: float, target: float, proven: bool) -> None:
+    assert proven_over(field, value, target) is proven
+
+
+def test_latency_without_load_holds_on_a_p95_inside_the_slo_bucket() -> None:
+    p = policy()
+    values = {"ttft_p95": 2.3, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
+              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    f = check_latency_without_load(p, _signals(**values), 2)
+    assert f.verdict == "hold" and "not proven" in f.evidence
+    assert check_latency_without_load(p, _signals(**{**values, "ttft_p95": 2.7}), 2).verdict == "raise"
+
+
+def test_spike_past_the_rate_the_fleet_has_held_within_slo_is_load() -> None:
+    # demand only 1.2x its calm baseline (under 1.5x), but 7 req/s per replica where the fleet
+    # has held at most ~5 within the SLO: saturation, the decider's business, not a fault
+    p = policy()
+    served = [3.0 + 0.1 * (i % 21) for i in range(100)]  # 3.0 .. 5.0 req/s per replica
+    envelope = served_envelope(served, S)
+    assert envelope is not None and 4.8 <= envelope <= 5.0
+    sig = _signals(ttft_p95=5.0, request_rate=14.0)
+    load = check_latency_spike(p, sig, [1.0] * 6, S, [11.7] * 6, served, ready=2)
+    assert load.verdict == "clear" and "past the" in load.evidence and "load, not a fault" in load.evidence
+    # the same spike at 4 req/s per replica, inside what the fleet has served: a fault
+    fault = check_latency_spike(p, _signals(ttft_p95=5.0, request_rate=8.0), [1.0] * 6, S, [8.0] * 6, served,
+                                ready=2)
+    assert fault.verdict == "raise"
+    # too few served ticks yet: no envelope, the demand rule alone
+    assert served_envelope(served[:5], S) is None
+    assert check_latency_spike(p, sig, [1.0] * 6, S, [11.7] * 6, served[:5], ready=2).verdict == "raise"
 
 
 def test_hysteresis_raise_after_two_clear_after_three_hold_breaks_streaks() -> None:
