@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Where runbooks/<AlertName>.md is served; the same default as the generated alert rules.
 RUNBOOK_BASE_URL = "https://example.com/llm-controlplane/runbooks"
-ALERT_NAMES = ("VllmErrorBurst", "VllmLatencyWithoutLoad", "VllmLatencySpike", "VllmReplicaLost", "VllmSignalAnomaly")
+ALERT_NAMES = ("VllmErrorBurst", "VllmLatencyWithoutLoad", "VllmLatencySpike", "VllmReplicaLost", "VllmKvCacheLeak",
+               "VllmSignalAnomaly")
 
 
 class AnomalyAdvisor:

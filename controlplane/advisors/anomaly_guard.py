@@ -29,6 +29,7 @@ from controlplane.advisors.anomaly_rules import (
     Finding,
     Hysteresis,
     check_errors,
+    check_kv_leak,
     check_latency_spike,
     check_latency_without_load,
     check_replica_lost,
@@ -55,6 +56,7 @@ class _Target:
     loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
     served: deque[float] = field(default_factory=deque)  # per-replica rates of ticks within the TTFT SLO
     seen: int = 0  # ticks fed to the detectors: their learning period
+    kv_shares: deque[float] = field(default_factory=deque)  # KV usage per running request, calm ticks
     last_status: ReplicaStatus | None = None
     last_now: float | None = None
     last_advice: Advice = field(default_factory=Advice)
@@ -96,7 +98,8 @@ class AnomalyGuard:
         if t is None:
             s = self.settings
             t = _Target(self.make_bank(), Hysteresis(s.raise_ticks, s.clear_ticks), deque(maxlen=s.baseline_ticks),
-                        deque(maxlen=s.baseline_ticks), served=deque(maxlen=s.served_ticks))
+                        deque(maxlen=s.baseline_ticks), served=deque(maxlen=s.served_ticks),
+                        kv_shares=deque(maxlen=s.served_ticks))
             self._targets[key] = t
         return t
 
@@ -123,6 +126,11 @@ class AnomalyGuard:
         if (ttft.ok and ttft.value is not None and ttft.value <= policy.slo.ttft_p95_s and rate.ok
                 and rate.value is not None and math.isfinite(rate.value) and status.ready > 0):
             t.served.append(rate.value / status.ready)
+        leaking = any(f.name == "VllmKvCacheLeak" and (f.verdict == "raise" or f in active) for f in findings)
+        used, running = signals.kv_cache_usage_max, signals.running_requests
+        if (not leaking and used.ok and running.ok and used.value is not None and running.value is not None
+                and running.value >= 1 and math.isfinite(used.value)):
+            t.kv_shares.append(used.value / running.value)
         guards = [f for f in findings if f.guard and (f in active or f.verdict == "raise")]
         advice = Advice(
             guard="; ".join(f"{f.name}: {f.evidence}" for f in guards) or None,
@@ -157,6 +165,7 @@ class AnomalyGuard:
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
             check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready),
+            check_kv_leak(signals, t.kv_shares, s),
             *check_scores(scores, s, t.seen),
         ]
 
@@ -174,6 +183,7 @@ class AnomalyGuard:
                     "calm_rate": list(t.calm_rate),
                     "served": [round(v, 6) for v in t.served],
                     "seen": t.seen,
+                    "kv_shares": [round(v, 6) for v in t.kv_shares],
                     "last_now": t.last_now,
                 }
                 for key, t in self._targets.items()
@@ -193,4 +203,5 @@ class AnomalyGuard:
             t.calm_rate.extend(float(v) for v in saved.get("calm_rate", ()))  # absent in older state
             t.served.extend(float(v) for v in saved.get("served", ()))
             t.seen = int(saved.get("seen", 0))
+            t.kv_shares.extend(float(v) for v in saved.get("kv_shares", ()))
             t.last_now = saved.get("last_now")

@@ -21,6 +21,8 @@ VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline
                                             SLO, demand < 1.5 x its own baseline and within the
                                             per-replica rate the fleet has held within the SLO
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
+VllmKvCacheLeak          ticket    no        KV usage over 5 % + running requests x the KV share one
+                                            has held (99th percentile of calm ticks)
 VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick, after a
                                             day of the target's ticks (its learning period)
 =======================  ========  ========  =====================================================
@@ -67,6 +69,8 @@ __all__ = [
     "baseline",
     "proven_over",
     "served_envelope",
+    "check_kv_leak",
+    "kv_share",
 ]
 
 Verdict = Literal["raise", "clear", "hold"]
@@ -100,6 +104,13 @@ class AnomalySettings:
     # puts its own prefill into the inter-token p95): no latency-without-load verdict.
     p95_min_requests: float = 20.0
     p95_window_s: float = 60.0  # the window the source's p95 and rates are taken over
+    # KV cache in use beyond what the running requests explain: usage (the fullest replica's)
+    # over this floor plus the running requests times the KV share one running request has
+    # held (this quantile of usage / running over the calm ticks kept for the served envelope).
+    # vLLM frees a request's blocks when it finishes and counts cached prefix blocks as free,
+    # so a healthy replica's usage follows its running requests down to ~0.
+    kv_floor: float = 0.05
+    kv_share_quantile: float = 0.99
     score_raise: float = 0.9
     score_clear: float = 0.5
     # A detector with less than a day of a target's history cannot tell its daily peak, or
@@ -120,6 +131,8 @@ class AnomalySettings:
         for name, up, down in pairs:
             if not (0 <= down <= up) or not math.isfinite(up):
                 raise ValueError(f"{name}_clear: must be >= 0 and <= {name}_raise ({up}), got {down}")
+        if not (0 < self.kv_share_quantile <= 1 and 0 <= self.kv_floor < 1):
+            raise ValueError("kv_share_quantile: must be in (0, 1] (and kv_floor in [0, 1))")
         if not 0 < self.served_quantile <= 1:
             raise ValueError(f"served_quantile: must be in (0, 1], got {self.served_quantile}")
         if self.served_ticks < self.served_min or self.served_min < 1:
@@ -299,6 +312,37 @@ def check_replica_lost(previous: ReplicaStatus | None, status: ReplicaStatus) ->
         evidence = f"{status.ready} of {status.spec} replicas ready"
     return Finding("VllmReplicaLost", "availability", "ticket", verdict, evidence,
                    "A replica stopped serving without a scale-down", score=1.0 if lost else 0.0, raise_ticks=1)
+
+
+def kv_share(shares: Sequence[float], s: AnomalySettings) -> float | None:
+    """The KV share (of one replica's cache) one running request has lately held, at
+    ``kv_share_quantile``; None until ``served_min`` calm ticks with requests running."""
+    if len(shares) < s.served_min:
+        return None
+    ordered = sorted(shares)
+    return float(ordered[min(len(ordered) - 1, math.ceil(s.kv_share_quantile * len(ordered)) - 1)])
+
+
+def check_kv_leak(signals: Signals, shares: Sequence[float], s: AnomalySettings) -> Finding:
+    """KV-cache usage the running requests do not explain: blocks held by no request (a leak
+    in the engine or a connector), which shrink the batch and then queue requests."""
+    used, running = _value(signals, "kv_cache_usage_max"), _value(signals, "running_requests")
+    share = kv_share(shares, s)
+    verdict: Verdict = "hold"
+    if used is None or running is None:
+        evidence = "kv_cache_usage_max or running_requests missing"
+        explained = None
+    elif share is None:
+        evidence = f"KV usage {used:.3g} with {running:g} running; KV share per request not learned yet"
+        explained = None
+    else:
+        explained = s.kv_floor + running * share
+        verdict = "raise" if used > explained else "clear"
+        evidence = (f"KV usage {used:.3g} of the fullest replica's cache with {running:g} requests running"
+                    f" (they explain up to {explained:.3g}: {s.kv_floor:g} + {running:g} x {share:.3g} per request)")
+    score = 0.0 if explained is None else _graded(used or 0.0, explained)
+    return Finding("VllmKvCacheLeak", "capacity", "ticket", verdict, evidence,
+                   "KV cache held that no running request explains: a leak", score=score)
 
 
 def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:

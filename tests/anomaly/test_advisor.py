@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from controlplane.advisors.anomaly import AnomalyAdvisor
 from controlplane.advisors.anomaly_bank import DetectorBank
 from controlplane.advisors.anomaly_rules import AnomalySettings
@@ -186,6 +188,25 @@ def test_detector_findings_wait_for_the_learning_period() -> None:
     assert not a.advice.anomalies
     adv.advise(p, _signals(T0 + 31, kv_cache_usage_max=0.10), STATUS, T0 + 31)
     assert metrics.registry.get_sample_value("controlplane_anomaly_score", labels) is not None
+
+
+def test_a_kv_leak_on_a_quiet_fleet_raises_and_is_not_learned() -> None:
+    # 40 calm ticks: usage follows the running requests (1 % each); then the usage climbs
+    # 3 points a tick with nothing running: raised on the 2nd unexplained tick, and the
+    # leaking ticks do not widen the share per request it is judged by
+    adv = AnomalyAdvisor(bank=_small_bank)
+    p = policy()
+    for i in range(40):
+        run = 5 + i % 10
+        adv.advise(p, _signals(T0 + i, kv_cache_usage_max=0.01 * run, running_requests=run), STATUS, T0 + i)
+    out = []
+    for k in range(1, 6):
+        out.append(adv.advise(p, _signals(T0 + 40 + k, kv_cache_usage_max=0.03 * k + 0.03, running_requests=0),
+                              STATUS, T0 + 40 + k))
+    active = [any(a.startswith("VllmKvCacheLeak") for a in o.anomalies) for o in out]
+    assert active == [False, True, True, True, True]  # over 0.05 from k = 1 (0.06); active on the 2nd raise
+    shares = adv.guard._targets[p.target_key].kv_shares
+    assert max(shares) == pytest.approx(0.01)
 
 
 def test_state_round_trip_continues_identically() -> None:

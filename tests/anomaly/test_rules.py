@@ -10,9 +10,11 @@ from controlplane.advisors.anomaly_rules import (
     AnomalySettings,
     Hysteresis,
     check_errors,
+    check_kv_leak,
     check_latency_spike,
     check_latency_without_load,
     check_replica_lost,
+    kv_share,
     proven_over,
     served_envelope,
 )
@@ -158,6 +160,22 @@ def test_spike_past_the_rate_the_fleet_has_held_within_slo_is_load() -> None:
     # too few served ticks yet: no envelope, the demand rule alone
     assert served_envelope(served[:5], S) is None
     assert check_latency_spike(p, sig, [1.0] * 6, S, [11.7] * 6, served[:5], ready=2).verdict == "raise"
+
+
+def test_kv_usage_the_running_requests_do_not_explain_is_a_leak() -> None:
+    # learned: one running request holds at most ~1 % of a replica's cache
+    shares = [0.002 + 0.0001 * (i % 80) for i in range(200)]  # 0.2 % .. 1.0 %
+    share = kv_share(shares, S)
+    assert share is not None and 0.0095 <= share <= 0.01
+    # 20 % of the cache in use with nothing running: nothing explains it
+    leak = check_kv_leak(_signals(kv_cache_usage_max=0.20, running_requests=0), shares, S)
+    assert leak.verdict == "raise" and leak.name == "VllmKvCacheLeak" and not leak.guard
+    assert "explain up to 0.05" in leak.evidence
+    # 20 % with 30 running: 0.05 + 30 x 0.01 = 0.35 explains it
+    assert check_kv_leak(_signals(kv_cache_usage_max=0.20, running_requests=30), shares, S).verdict == "clear"
+    # nothing learned yet, or a reading missing: no verdict
+    assert check_kv_leak(_signals(kv_cache_usage_max=0.9, running_requests=0), shares[:5], S).verdict == "hold"
+    assert check_kv_leak(_signals(running_requests=0), shares, S).verdict == "hold"
 
 
 def test_hysteresis_raise_after_two_clear_after_three_hold_breaks_streaks() -> None:
