@@ -320,10 +320,7 @@ def check_replica_lost(previous: ReplicaStatus | None, status: ReplicaStatus) ->
 def kv_share(shares: Sequence[float], s: AnomalySettings) -> float | None:
     """The KV share (of one replica's cache) one running request has lately held, at
     ``kv_share_quantile``; None until ``served_min`` calm ticks with requests running."""
-    if len(shares) < s.served_min:
-        return None
-    ordered = sorted(shares)
-    return float(ordered[min(len(ordered) - 1, math.ceil(s.kv_share_quantile * len(ordered)) - 1)])
+    return _order_statistic(shares, s.kv_share_quantile, s.served_min)
 
 
 def check_kv_leak(signals: Signals, shares: Sequence[float], s: AnomalySettings) -> Finding:
@@ -355,13 +352,18 @@ def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:
     return float(statistics.median(history))
 
 
+def _order_statistic(values: Sequence[float], q: float, min_n: int) -> float | None:
+    """The smallest kept value with at least ``q`` of them at or below it; None under ``min_n``."""
+    if len(values) < min_n:
+        return None
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)])
+
+
 def served_envelope(served: Sequence[float], s: AnomalySettings) -> float | None:
     """The per-replica request rate the fleet has lately held within the SLO (None until
     ``served_min`` ticks within it)."""
-    if len(served) < s.served_min:
-        return None
-    ordered = sorted(served)
-    return float(ordered[min(len(ordered) - 1, math.ceil(s.served_quantile * len(ordered)) - 1)])
+    return _order_statistic(served, s.served_quantile, s.served_min)
 
 
 def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings,
