@@ -57,7 +57,6 @@ class _Target:
     served: deque[float] = field(default_factory=deque)  # per-replica rates of ticks within the TTFT SLO
     seen: int = 0  # ticks fed to the detectors: their learning period
     kv_shares: deque[float] = field(default_factory=deque)  # KV usage per running request, calm ticks
-    rates: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (tick, request rate)
     last_status: ReplicaStatus | None = None
     last_now: float | None = None
     last_advice: Advice = field(default_factory=Advice)
@@ -160,17 +159,12 @@ class AnomalyGuard:
         if had_load(signals, status.ready):
             t.loaded_at.append(now)
         window = [at for at in t.loaded_at if now - s.p95_window_s < at < now]
-        peak = max((r for at, r in t.rates if now - 2 * s.p95_window_s < at < now), default=None)
-        rate = signals.request_rate
-        if rate.ok and rate.value is not None and math.isfinite(rate.value):
-            t.rates.append((now, rate.value))
         previous, t.last_status = t.last_status, status
         return [
             check_replica_lost(previous, status),
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready,
-                                recent_peak_rate=peak),
+            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready),
             check_kv_leak(signals, t.kv_shares, s),
             *check_scores(scores, s, t.seen),
         ]

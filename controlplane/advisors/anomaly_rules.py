@@ -18,8 +18,7 @@ finding                  severity  guard     raised when
 VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >= 0.1 /s
 VllmLatencyWithoutLoad   ticket    yes       a latency p95 is proven over its SLO with no load behind it
 VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and proven over the
-                                            SLO, demand (the peak rate of the last 2 min) < 1.5 x
-                                            its own baseline and within the
+                                            SLO, demand < 1.5 x its own baseline and within the
                                             per-replica rate the fleet has held within the SLO
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
 VllmKvCacheLeak          ticket    no        KV usage over 5 % + running requests x the KV share one
@@ -91,9 +90,7 @@ class AnomalySettings:
     baseline_ticks: int = 30  # median over this many calm ticks
     baseline_min: int = 5  # no spike verdict before this many calm ticks
     # A TTFT spike that comes with this much more demand than the calm baseline is load
-    # (the decider's business), not a fault: latency per unit of demand did not jump. Demand
-    # is the highest request rate of the last two p95 windows: the first tokens of a queue a
-    # burst built are still being timed a minute after it ends.
+    # (the decider's business), not a fault: latency per unit of demand did not jump.
     spike_demand_factor: float = 1.5
     # Nor is one that comes with more requests per ready replica than the fleet has held
     # within the SLO lately (the served envelope: this quantile of the per-replica rates of
@@ -368,7 +365,7 @@ def served_envelope(served: Sequence[float], s: AnomalySettings) -> float | None
 
 def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings,
                         rate_history: Sequence[float] = (), served: Sequence[float] = (),
-                        ready: int = 1, recent_peak_rate: float | None = None) -> Finding:
+                        ready: int = 1) -> Finding:
     """TTFT p95 ``spike_factor`` x its calm median and proven over the SLO (:func:`proven_over`),
     while demand (the request
     rate against its calm median, ``rate_history``) grew less than ``spike_demand_factor`` x:
@@ -380,10 +377,7 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
     if v is not None and base is not None and base > 0:
         ratio = v / base
         rate, rate_base = _value(signals, "request_rate"), baseline(rate_history, s)
-        # the first tokens timed now queued behind the arrivals of the last minute or two: a
-        # burst that has just ended still explains them
-        peak = max(v for v in (rate, recent_peak_rate) if v is not None) if rate is not None else None
-        demand = peak / rate_base if peak is not None and rate_base else None
+        demand = rate / rate_base if rate is not None and rate_base else None
         envelope = served_envelope(served, s)
         per_replica = None if rate is None else rate / max(1, ready)
         beyond = per_replica is not None and envelope is not None and per_replica > envelope
