@@ -75,7 +75,8 @@ class LoopSettings(_Section):
     policies_file: str | None = Field(None, description="YAML policies loaded at start (single-node mode)")
     forecast_fit_interval_s: float = Field(600.0, gt=0, description="refit forecasters off the tick path")
     state_dir: str | None = Field(
-        None, description="forecast state across restarts; null: beside a SQLite database, none with PostgreSQL"
+        None, description="forecast and anomaly state across restarts; null: beside a SQLite database, none with"
+        " PostgreSQL"
     )
     decision_retention_days: float = Field(
         14.0, ge=0, description="decisions older than this are deleted every hour; 0 keeps every one"

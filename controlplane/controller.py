@@ -233,19 +233,22 @@ def wire_advisors(
     the anomaly guard (with Alertmanager or Elasticsearch configured: it alerts through the one
     and reads evidence from the other) and the operator's overrides from ``db``, which are
     read whether or not the admin API that sets them runs here."""
-    from controlplane.advisors.wiring import scaling_advisors
+    from controlplane.advisors.wiring import advisor_state_dir, scaling_advisors
 
     scaling = scaling_advisors(config, clock, metrics, store, local)
     advisors: list[Advisor] = [*scaling.advisors, *extra]
     on_stop: list[Callable[[], None]] = [scaling.forecast.save_all]
+    jobs = list(scaling.jobs)
     if config.alertmanager.url or config.elasticsearch.url:
         from controlplane.advisors.anomaly_wiring import wire_anomalies
 
-        source, anomaly, stop_anomaly = wire_anomalies(config, source, metrics, clock)
+        source, anomaly, stop_anomaly, anomaly_jobs = wire_anomalies(
+            config, source, metrics, clock, state_dir=advisor_state_dir(config))
         advisors.append(anomaly)
         on_stop.append(stop_anomaly)
+        jobs += anomaly_jobs
     advisors.append(OverrideAdvisor(OverrideStore(db), clock))
-    return AdvisorWiring(source, advisors, scaling.jobs, scaling.tick_triggers, on_stop)
+    return AdvisorWiring(source, advisors, jobs, scaling.tick_triggers, on_stop)
 
 
 def local_config(tick_s: float, database: str | Path, state_dir: str | Path) -> ControllerConfig:

@@ -3,12 +3,24 @@
 Owns: :func:`wire_anomalies`, called by :func:`controlplane.controller.build_controller`
 when ``alertmanager.url`` or ``elasticsearch.url`` is set. It builds the backends
 (a search client for the configured flavour, the Alertmanager client behind a
-background sender) and returns the source to use, the advisor and a stop hook.
+background sender) and returns the source to use, the advisor, a stop hook and
+the scheduler jobs it needs.
+
+The advisor's state (detectors, their learning period, the calm baselines, the
+served envelope and the KV share per request, all a day long) is saved to
+``anomaly.json`` in the state directory every ``SAVE_S`` and on stop, and
+restored when the controller starts: a restart does not put the detectors back
+into a day of learning. A state file that cannot be read is logged and ignored.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from controlplane.advisors.anomaly import AnomalyAdvisor
 from controlplane.clock import Clock
@@ -17,17 +29,52 @@ from controlplane.notify.book import AlertBook
 from controlplane.protocols import Notifier, Source
 from controlplane.telemetry import ControllerMetrics
 
-__all__ = ["wire_anomalies"]
+__all__ = ["wire_anomalies", "AnomalyState", "SAVE_S"]
+
+log = logging.getLogger(__name__)
 
 #: Active alerts are re-sent this often; Alertmanager holds each for five re-sends without one.
 RESEND_S = 60.0
+#: The anomaly state is saved this often besides on stop (a crash loses at most this much).
+SAVE_S = 600.0
+
+
+class AnomalyState:
+    """``anomaly.json`` in ``state_dir`` (nothing when it is None): load into an advisor, save from it."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self.path = None if state_dir is None else Path(state_dir) / "anomaly.json"
+
+    def load(self, advisor: AnomalyAdvisor) -> bool:
+        if self.path is None or not self.path.exists():
+            return False
+        try:
+            advisor.restore(json.loads(self.path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("ignoring anomaly state %s: %s", self.path, exc)
+            return False
+        log.info("restored anomaly state from %s", self.path)
+        return True
+
+    def save(self, advisor: AnomalyAdvisor) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(advisor.state()))
+            os.replace(tmp, self.path)
+        except (OSError, ValueError, TypeError):
+            log.exception("could not save anomaly state to %s", self.path)
 
 
 def wire_anomalies(
-    config: ControllerConfig, source: Source, metrics: ControllerMetrics, clock: Clock | None = None
-) -> tuple[Source, AnomalyAdvisor, Callable[[], None]]:
-    """``(source, advisor, stop)``: ``source`` enriched with log errors when Elasticsearch
-    is configured; the advisor alerting through Alertmanager when it is configured."""
+    config: ControllerConfig, source: Source, metrics: ControllerMetrics, clock: Clock | None = None,
+    state_dir: Path | None = None,
+) -> tuple[Source, AnomalyAdvisor, Callable[[], None], list[tuple[str, Callable[[], Any], float]]]:
+    """``(source, advisor, stop, jobs)``: ``source`` enriched with log errors when Elasticsearch
+    is configured; the advisor alerting through Alertmanager when it is configured, its state
+    restored from and saved to ``state_dir``."""
     closers: list[Callable[[], None]] = []
     latest = None
     es = config.elasticsearch
@@ -50,10 +97,13 @@ def wire_anomalies(
             AlertmanagerNotifier(am.url, timeout_s=am.timeout_s, valid_for_s=5 * RESEND_S), metrics=metrics, clock=clock
         )
     advisor = AnomalyAdvisor(metrics=metrics, notifier=notifier, book=AlertBook(resend_s=RESEND_S), logs=latest)
+    saved = AnomalyState(state_dir)
+    saved.load(advisor)
 
     def stop() -> None:
+        saved.save(advisor)
         advisor.close()
         for close in closers:
             close()
 
-    return source, advisor, stop
+    return source, advisor, stop, [("anomaly-state-save", lambda: saved.save(advisor), SAVE_S)]

@@ -7,8 +7,8 @@ Owns: :func:`scaling_advisors`, which builds the
 settings and says which scheduler jobs they need. Must not import: a web,
 Kubernetes or Elasticsearch client.
 
-Forecast state goes to ``forecast-state/`` beside the decision database (none
-for an in-memory database). A local actuator's own start-up measurements
+Forecast state (and the anomaly advisor's, :mod:`~controlplane.advisors.anomaly_wiring`)
+goes to ``forecast-state/`` beside the decision database (none for an in-memory database). A local actuator's own start-up measurements
 (process start to ready) feed the lead time of local targets; every other
 target's start-ups are read from its replica status.
 """
@@ -31,7 +31,7 @@ from controlplane.protocols import PolicyStore
 from controlplane.store.url import parse_database
 from controlplane.telemetry import ControllerMetrics
 
-__all__ = ["ScalingAdvisors", "scaling_advisors", "forecast_state_dir"]
+__all__ = ["ScalingAdvisors", "scaling_advisors", "advisor_state_dir"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class ScalingAdvisors:
 
 def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: ControllerMetrics, store: PolicyStore,
                      local: Any = None) -> ScalingAdvisors:
-    state_dir = forecast_state_dir(config)
+    state_dir = advisor_state_dir(config)
     measured = getattr(local, "startup_durations", None)
 
     def startups(policy: ScalingPolicy) -> Sequence[float] | None:
@@ -68,8 +68,9 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
     )
 
 
-def forecast_state_dir(config: ControllerConfig) -> Path | None:
-    """``loop.state_dir``; unset, ``forecast-state/`` beside a SQLite file (none for PostgreSQL or in memory)."""
+def advisor_state_dir(config: ControllerConfig) -> Path | None:
+    """Where the forecast and anomaly advisors keep their state across restarts: ``loop.state_dir``;
+    unset, ``forecast-state/`` beside a SQLite file (none for PostgreSQL or in memory)."""
     if config.loop.state_dir:
         return Path(config.loop.state_dir)
     url = parse_database(config.loop.database)

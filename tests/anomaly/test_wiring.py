@@ -44,3 +44,43 @@ def test_wiring_follows_the_settings(tmp_path: Path, sections: dict, logs: bool,
             assert (anomaly[0].logs is not None) == logs
     finally:
         controller.stop()
+
+
+def test_anomaly_state_survives_a_controller_restart(tmp_path: Path) -> None:
+    # a controller that learned for a while saves its anomaly state on stop; the next one
+    # starts from it (the detectors' day of learning is not started over), and a corrupt
+    # state file is ignored, not fatal
+    from controlplane.advisors.anomaly_wiring import SAVE_S
+    from controlplane.protocols import ReplicaStatus
+    from controlplane.signals import Reading, Signals
+    from tests.policy.build import T0, policy
+
+    cfg = _config(tmp_path, alertmanager={"url": "http://127.0.0.1:9"})
+    first = build_controller(cfg, policies=[])
+    assert any(job[0] == "anomaly-state-save" and job[2] == SAVE_S for job in first.jobs)
+    adv = next(a for a in first.loop.advisors if isinstance(a, AnomalyAdvisor))
+    p = policy()
+    for i in range(40):
+        sig = Signals("default/vllm", T0 + 15 * i, ttft_p95=Reading.of(0.4), request_rate=Reading.of(3.0),
+                      running_requests=Reading.of(4.0), kv_cache_usage_max=Reading.of(0.04))
+        adv.advise(p, sig, ReplicaStatus(2, 2, 0), T0 + 15 * i)
+    learned = adv.state()
+    first.stop()
+    saved = tmp_path / "forecast-state" / "anomaly.json"
+    assert saved.exists()
+
+    second = build_controller(cfg, policies=[])
+    try:
+        again = next(a for a in second.loop.advisors if isinstance(a, AnomalyAdvisor))
+        assert again.state() == learned
+        assert learned["targets"][p.target_key]["seen"] == 40
+    finally:
+        second.stop()
+
+    saved.write_text("{not json")
+    third = build_controller(cfg, policies=[])
+    try:
+        fresh = next(a for a in third.loop.advisors if isinstance(a, AnomalyAdvisor))
+        assert fresh.state()["targets"] == {}
+    finally:
+        third.stop()

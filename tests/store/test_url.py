@@ -75,13 +75,13 @@ def test_placeholders_become_format_style_outside_quotes_only() -> None:
 def test_forecast_state_goes_beside_a_sqlite_file_or_where_told() -> None:
     from pathlib import Path
 
-    from controlplane.advisors.wiring import forecast_state_dir
+    from controlplane.advisors.wiring import advisor_state_dir
 
     def cfg(**loop: Any) -> ControllerConfig:
         return ControllerConfig.model_validate({"loop": loop})
 
-    assert forecast_state_dir(cfg(database="/data/cp.db")) == Path("/data/forecast-state")
-    assert forecast_state_dir(cfg(database="sqlite:////data/cp.db")) == Path("/data/forecast-state")
-    assert forecast_state_dir(cfg(database=":memory:")) is None
-    assert forecast_state_dir(cfg(database="postgresql://cp@db/cp")) is None
-    assert forecast_state_dir(cfg(database="postgresql://cp@db/cp", state_dir="/data/fs")) == Path("/data/fs")
+    assert advisor_state_dir(cfg(database="/data/cp.db")) == Path("/data/forecast-state")
+    assert advisor_state_dir(cfg(database="sqlite:////data/cp.db")) == Path("/data/forecast-state")
+    assert advisor_state_dir(cfg(database=":memory:")) is None
+    assert advisor_state_dir(cfg(database="postgresql://cp@db/cp")) is None
+    assert advisor_state_dir(cfg(database="postgresql://cp@db/cp", state_dir="/data/fs")) == Path("/data/fs")
