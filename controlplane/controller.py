@@ -237,7 +237,7 @@ def wire_advisors(
 
     scaling = scaling_advisors(config, clock, metrics, store, local)
     advisors: list[Advisor] = [*scaling.advisors, *extra]
-    on_stop: list[Callable[[], None]] = [scaling.forecast.save_all]
+    on_stop: list[Callable[[], None]] = [scaling.save]
     jobs = list(scaling.jobs)
     if config.alertmanager.url or config.elasticsearch.url:
         from controlplane.advisors.anomaly_wiring import wire_anomalies

@@ -15,57 +15,24 @@ into a day of learning. A state file that cannot be read is logged and ignored.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from controlplane.advisors.anomaly import AnomalyAdvisor
+from controlplane.advisors.state_file import StateFile
 from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.notify.book import AlertBook
 from controlplane.protocols import Notifier, Source
 from controlplane.telemetry import ControllerMetrics
 
-__all__ = ["wire_anomalies", "AnomalyState", "SAVE_S"]
-
-log = logging.getLogger(__name__)
+__all__ = ["wire_anomalies", "SAVE_S"]
 
 #: Active alerts are re-sent this often; Alertmanager holds each for five re-sends without one.
 RESEND_S = 60.0
 #: The anomaly state is saved this often besides on stop (a crash loses at most this much).
 SAVE_S = 600.0
-
-
-class AnomalyState:
-    """``anomaly.json`` in ``state_dir`` (nothing when it is None): load into an advisor, save from it."""
-
-    def __init__(self, state_dir: Path | None) -> None:
-        self.path = None if state_dir is None else Path(state_dir) / "anomaly.json"
-
-    def load(self, advisor: AnomalyAdvisor) -> bool:
-        if self.path is None or not self.path.exists():
-            return False
-        try:
-            advisor.restore(json.loads(self.path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            log.warning("ignoring anomaly state %s: %s", self.path, exc)
-            return False
-        log.info("restored anomaly state from %s", self.path)
-        return True
-
-    def save(self, advisor: AnomalyAdvisor) -> None:
-        if self.path is None:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(advisor.state()))
-            os.replace(tmp, self.path)
-        except (OSError, ValueError, TypeError):
-            log.exception("could not save anomaly state to %s", self.path)
 
 
 def wire_anomalies(
@@ -97,13 +64,13 @@ def wire_anomalies(
             AlertmanagerNotifier(am.url, timeout_s=am.timeout_s, valid_for_s=5 * RESEND_S), metrics=metrics, clock=clock
         )
     advisor = AnomalyAdvisor(metrics=metrics, notifier=notifier, book=AlertBook(resend_s=RESEND_S), logs=latest)
-    saved = AnomalyState(state_dir)
-    saved.load(advisor)
+    saved = StateFile(state_dir, "anomaly.json")
+    saved.load(advisor.restore)
 
     def stop() -> None:
-        saved.save(advisor)
+        saved.save(advisor.state)
         advisor.close()
         for close in closers:
             close()
 
-    return source, advisor, stop, [("anomaly-state-save", lambda: saved.save(advisor), SAVE_S)]
+    return source, advisor, stop, [("anomaly-state-save", lambda: saved.save(advisor.state), SAVE_S)]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -126,6 +127,32 @@ class DemandSizer:
             self.capacity, self._workload = modelled, key
         return self.capacity.capacity
 
+    def to_dict(self) -> dict[str, Any]:
+        """The rate record and the corrected capacity (the model is rebuilt from the profile)."""
+        return {
+            "profile": self.profile.name,
+            "history": None if self.history is None else self.history.to_dict(),
+            "capacity": None if self.capacity is None else self.capacity.to_dict(),
+            "capacity_detail": self.capacity_detail,
+            "workload": None if self._workload is None else list(self._workload),
+            "hit_ratio": self._hit_ratio,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any], profile: PerformanceProfile, settings: SizingSettings) -> DemandSizer:
+        if d.get("profile") != profile.name:
+            raise ValueError(f"profile: state is for {d.get('profile')!r}, the policy runs {profile.name!r}")
+        w = d.get("workload")
+        sizer = DemandSizer(
+            profile, settings,
+            history=None if d.get("history") is None else RateHistory.from_dict(d["history"]),
+            capacity=None if d.get("capacity") is None else CapacityEstimator.from_dict(d["capacity"]),
+            capacity_detail=str(d.get("capacity_detail", "not modelled yet")),
+        )
+        sizer._workload = None if w is None else (float(w[0]), float(w[1]))
+        sizer._hit_ratio = float(d.get("hit_ratio", 0.0))
+        return sizer
+
     def propose(self, policy: ScalingPolicy, now: float) -> Proposal:
         if self.history is None:
             return Proposal(SOURCE, None, "no request rate observed yet")
@@ -161,11 +188,39 @@ class SizingAdvisor:
     settings: SizingSettings = field(default_factory=SizingSettings)
     sizers: dict[str, DemandSizer] = field(default_factory=dict)
 
+    saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # restored, not yet claimed by a policy
+
     def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:
         if not policy.sizing.enabled:
             return Advice()
         sizer = self.sizers.get(policy.target_key)
         if sizer is None:
-            sizer = self.sizers[policy.target_key] = DemandSizer(self.profile_for(policy), self.settings)
+            sizer = self.sizers[policy.target_key] = self._resume(policy)
         sizer.observe(now, signals, status, policy.sizing.history_s)
         return Advice(floors=(sizer.propose(policy, now),))
+
+    def _resume(self, policy: ScalingPolicy) -> DemandSizer:
+        """The sizer saved for this target before a restart, or a fresh one; a saved state for
+        another profile, or one that does not parse, is dropped (the rates are relearned)."""
+        profile = self.profile_for(policy)
+        d = self.saved.pop(policy.target_key, None)
+        if d is not None:
+            try:
+                return DemandSizer.from_dict(d, profile, self.settings)
+            except (ValueError, KeyError, TypeError, IndexError):
+                pass
+        return DemandSizer(profile, self.settings)
+
+    # -- state across restarts -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Every target's sizer (and any restored one no policy has claimed yet); JSON-safe."""
+        return {"version": 1, "targets": {**self.saved, **{k: s.to_dict() for k, s in self.sizers.items()}}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Keep the saved sizers; each is rebuilt when its policy is next seen."""
+        if not isinstance(state, dict) or state.get("version") != 1:
+            raise ValueError(f"state.version: expected 1, got {state.get('version') if isinstance(state, dict) else state!r}")
+        targets = state.get("targets") or {}
+        if not isinstance(targets, dict):
+            raise ValueError("state.targets: expected a mapping")
+        self.saved = {str(k): v for k, v in targets.items() if isinstance(v, dict)}

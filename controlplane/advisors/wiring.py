@@ -7,8 +7,10 @@ Owns: :func:`scaling_advisors`, which builds the
 settings and says which scheduler jobs they need. Must not import: a web,
 Kubernetes or Elasticsearch client.
 
-Forecast state (and the anomaly advisor's, :mod:`~controlplane.advisors.anomaly_wiring`)
-goes to ``forecast-state/`` beside the decision database (none for an in-memory database). A local actuator's own start-up measurements
+Forecast state, model-based sizing's (``sizing.json``: the rate record and the
+corrected capacity, saved with each forecast fit and on stop) and the anomaly
+advisor's (:mod:`~controlplane.advisors.anomaly_wiring`) go to
+``forecast-state/`` beside the decision database (none for an in-memory database). A local actuator's own start-up measurements
 (process start to ready) feed the lead time of local targets; every other
 target's start-ups are read from its replica status.
 """
@@ -24,6 +26,7 @@ from controlplane.advisors.forecast import ForecastAdvisor, default_profile_for
 from controlplane.advisors.prewarm import PrewarmAdvisor
 from controlplane.advisors.prewarm_cron import prewarm_triggers
 from controlplane.advisors.sizing import SizingAdvisor
+from controlplane.advisors.state_file import StateFile
 from controlplane.clock import Clock
 from controlplane.config import ControllerConfig
 from controlplane.policy.model import LocalTarget, ScalingPolicy
@@ -41,6 +44,7 @@ class ScalingAdvisors:
     schedule: PrewarmAdvisor
     jobs: list[tuple[str, Callable[[], Any], float]]
     tick_triggers: Callable[[], Sequence[tuple[str, Any]]]
+    save: Callable[[], None]  # every advisor's state to the state directory (run on stop)
 
     @property
     def advisors(self) -> list[Any]:
@@ -59,12 +63,22 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
     forecast = ForecastAdvisor(tick_s=tick_s, clock=clock, metrics=metrics, state_dir=state_dir,
                                startup_source=startups)
     schedule = PrewarmAdvisor(tick_s, startup_p95=forecast.startup_p95)
+    sizing = SizingAdvisor(default_profile_for)
+    sizing_file = StateFile(state_dir, "sizing.json")
+    sizing_file.load(sizing.restore)
+    every = config.loop.forecast_fit_interval_s
+
+    def save() -> None:
+        forecast.save_all()
+        sizing_file.save(sizing.state)
+
     return ScalingAdvisors(
         forecast=forecast,
-        sizing=SizingAdvisor(default_profile_for),
+        sizing=sizing,
         schedule=schedule,
-        jobs=forecast.jobs(config.loop.forecast_fit_interval_s),
+        jobs=[*forecast.jobs(every), ("sizing-state-save", lambda: sizing_file.save(sizing.state), every)],
         tick_triggers=lambda: prewarm_triggers(store.list_policies(), tick_s),
+        save=save,
     )
 
 

@@ -119,3 +119,33 @@ def test_slo_miss_corrects_capacity_instead_of_asking_when_sizing_proposes() -> 
     assert slo.replicas is None and "corrects the model sizing" in slo.detail
     assert {p.source: p for p in without.proposals}["slo_ttft"].replicas == 9  # ceil(3 x 3)
     assert with_sizing.desired < without.desired
+
+
+def test_state_survives_a_restart_through_the_state_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a sizer that has seen a burst: saved and restored through sizing.json, it asks the same
+    # (the burst is still headroom), where a fresh one would size for the rate now only
+    from controlplane.advisors.state_file import StateFile
+
+    pol = sized()
+    adv = SizingAdvisor(lambda p: PROFILE)
+    now = T0
+    for i, r in enumerate([20.0] * 4 + [5.0] * 16):
+        now = T0 + 15.0 * i
+        before = adv.advise(pol, signals(now, r, ttft=0.3), ReplicaStatus(2, 2, 0), now)
+    f = StateFile(tmp_path, "sizing.json")
+    f.save(adv.state)
+    again = SizingAdvisor(lambda p: PROFILE)
+    assert f.load(again.restore)
+    nxt = now + 15.0
+    after = again.advise(pol, signals(nxt, 5.0, ttft=0.3), ReplicaStatus(2, 2, 0), nxt)
+    same = adv.advise(pol, signals(nxt, 5.0, ttft=0.3), ReplicaStatus(2, 2, 0), nxt)
+    assert after.floors[0].replicas == same.floors[0].replicas == before.floors[0].replicas
+    fresh = SizingAdvisor(lambda p: PROFILE).advise(pol, signals(nxt, 5.0, ttft=0.3), ReplicaStatus(2, 2, 0), nxt)
+    assert fresh.floors[0].replicas is not None and fresh.floors[0].replicas < after.floors[0].replicas
+    # another profile's state is dropped, a corrupt file is ignored
+    other = SizingAdvisor(lambda p: get_profile("cpu-tiny"))
+    assert f.load(other.restore)
+    assert other.advise(pol, signals(nxt, 5.0, ttft=0.3), ReplicaStatus(2, 2, 0), nxt).floors
+    assert other.sizers[pol.target_key].profile.name == "cpu-tiny"
+    (tmp_path / "sizing.json").write_text("[1, 2")
+    assert not f.load(SizingAdvisor(lambda p: PROFILE).restore)

@@ -38,7 +38,8 @@ def test_advisors_jobs_and_triggers_are_wired(tmp_path: Path) -> None:
         assert ForecastAdvisor in kinds and PrewarmAdvisor in kinds
         forecast = next(a for a in ctl.loop.advisors if isinstance(a, ForecastAdvisor))
         assert forecast.state_dir == (tmp_path / "forecast-state").resolve()
-        assert [(name, every) for name, _, every in ctl.jobs] == [("forecast-fit", 300.0), ("decision-retention", 3600.0)]
+        assert [(name, every) for name, _, every in ctl.jobs] == [
+            ("forecast-fit", 300.0), ("sizing-state-save", 300.0), ("decision-retention", 3600.0)]
         assert ctl.tick_triggers is not None
         assert [name for name, _ in ctl.tick_triggers()] == ["prewarm:chat:business"]
     finally:
