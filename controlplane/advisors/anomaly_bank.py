@@ -10,11 +10,19 @@ fullest replica), queue (waiting requests) and the log error rate. Multivariate
 (``iforest``): the vector (TTFT p95, error ratio, KV-cache usage, waiting,
 request rate), scored only on ticks where all five are present. A missing
 signal is skipped by its detector (its score is NaN, never a made-up zero).
+
+Every watched signal is bad only when high (slow first tokens, errors, a full
+KV cache, a queue): :attr:`DetectorBank.low_side` names the signals whose
+value this tick is at or under the median of their last ``RECENT`` values,
+whose findings the rules hold (the detectors are two-sided: an unusually fast
+first token at night is unusual, not an incident).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +35,7 @@ __all__ = ["DetectorBank", "WATCHED", "VECTOR"]
 WATCHED = ("ttft_p95", "error_ratio", "kv_cache_usage_max", "waiting_requests", "log_error_rate")
 VECTOR = ("ttft_p95", "error_ratio", "kv_cache_usage_max", "waiting_requests", "request_rate")
 MULTIVARIATE = "multivariate"
+RECENT = 64  # values per signal whose median tells a high reading from a low one
 
 Factory = Callable[[str], StreamingDetector]
 
@@ -42,13 +51,22 @@ class DetectorBank:
         self.multivariate = multivariate
         self.detectors: dict[str, StreamingDetector] = {name: factory(univariate) for name in WATCHED}
         self.vector: StreamingDetector | None = factory(multivariate) if multivariate else None
+        self.recent: dict[str, deque[float]] = {name: deque(maxlen=RECENT) for name in WATCHED}
+        self.low_side: set[str] = set()
 
     def update(self, signals: Signals, now: float) -> dict[str, tuple[str, float]]:
         """Feed this tick; ``{signal: (detector, score)}`` with NaN for a skipped sample."""
         scores: dict[str, tuple[str, float]] = {}
+        self.low_side = set()
         for name, det in self.detectors.items():
             r = getattr(signals, name)
-            scores[name] = (self.univariate, det.update(now, r.value if r.ok else math.nan))
+            value = r.value if r.ok and r.value is not None else math.nan
+            scores[name] = (self.univariate, det.update(now, value))
+            if math.isfinite(value):
+                kept = self.recent[name]
+                if kept and value <= statistics.median(kept):
+                    self.low_side.add(name)
+                kept.append(value)
         if self.vector is not None and self.multivariate:
             row = [getattr(signals, n).value for n in VECTOR]
             x: Any = row if all(v is not None for v in row) else [math.nan] * len(VECTOR)
@@ -59,6 +77,7 @@ class DetectorBank:
         return {
             "detectors": {n: d.state() for n, d in self.detectors.items()},
             "vector": self.vector.state() if self.vector is not None else None,
+            "recent": {n: list(v) for n, v in self.recent.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -68,3 +87,7 @@ class DetectorBank:
                 det.restore(saved[name])
         if self.vector is not None and state.get("vector") is not None:
             self.vector.restore(state["vector"])
+        for name, values in (state.get("recent") or {}).items():
+            if name in self.recent:
+                self.recent[name].clear()
+                self.recent[name].extend(float(v) for v in values)

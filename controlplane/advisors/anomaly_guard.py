@@ -166,7 +166,7 @@ class AnomalyGuard:
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
             check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready),
             check_kv_leak(signals, t.kv_shares, s),
-            *check_scores(scores, s, t.seen),
+            *check_scores(scores, s, t.seen, t.bank.low_side),
         ]
 
     # -- saved state -------------------------------------------------------------------

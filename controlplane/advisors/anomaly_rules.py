@@ -23,8 +23,9 @@ VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
 VllmKvCacheLeak          ticket    no        KV usage over 5 % + running requests x the KV share one
                                             has held (99th percentile of calm ticks)
-VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9, one tick, after a
-                                            day of the target's ticks (its learning period)
+VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9 on a reading above
+                                            its recent median, one tick, after a day of the
+                                            target's ticks (its learning period)
 =======================  ========  ========  =====================================================
 
 "Proven over" (:func:`proven_over`): a p95 from vLLM's histogram is past the
@@ -402,9 +403,12 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
                    "Time to first token jumped well above its recent level", score=score)
 
 
-def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen: int | None = None) -> list[Finding]:
+def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen: int | None = None,
+                 low_side: frozenset[str] | set[str] = frozenset()) -> list[Finding]:
     """One finding per scored signal: ``scores[signal] = (detector, score)``; NaN holds, and so
-    does a score while the target has had fewer than ``learning_ticks`` ticks (``seen``)."""
+    does a score while the target has had fewer than ``learning_ticks`` ticks (``seen``), and
+    one whose signal reads at or under its recent median (``low_side``: every watched signal
+    is bad only when high)."""
     out = []
     learning = seen is not None and seen < s.learning_ticks
     for signal, (detector, score) in sorted(scores.items()):
@@ -415,6 +419,9 @@ def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen:
         if learning and verdict == "raise":
             verdict = "hold"
             evidence += f"; learning: {seen} of {s.learning_ticks} ticks seen"
+        elif signal in low_side and verdict == "raise":
+            verdict = "hold"
+            evidence += "; at or under its recent median: unusually low, which is not a fault"
         out.append(
             Finding(
                 "VllmSignalAnomaly", "anomaly", "info", verdict,

@@ -14,6 +14,7 @@ from controlplane.advisors.anomaly_rules import (
     check_latency_spike,
     check_latency_without_load,
     check_replica_lost,
+    check_scores,
     kv_share,
     proven_over,
     served_envelope,
@@ -160,6 +161,30 @@ def test_spike_past_the_rate_the_fleet_has_held_within_slo_is_load() -> None:
     # too few served ticks yet: no envelope, the demand rule alone
     assert served_envelope(served[:5], S) is None
     assert check_latency_spike(p, sig, [1.0] * 6, S, [11.7] * 6, served[:5], ready=2).verdict == "raise"
+
+
+def test_a_detector_finding_on_an_unusually_low_reading_holds() -> None:
+    # every watched signal is bad only when high: a strong score for a TTFT p95 under its
+    # recent median (a fast night) holds, the same score above it raises
+    scores = {"ttft_p95": ("ensemble", 0.97), "waiting_requests": ("ensemble", 0.95)}
+    held = {f.ident: f for f in check_scores(scores, S, seen=10_000, low_side={"ttft_p95"})}
+    assert held["VllmSignalAnomaly:ttft_p95"].verdict == "hold"
+    assert "unusually low" in held["VllmSignalAnomaly:ttft_p95"].evidence
+    assert held["VllmSignalAnomaly:waiting_requests"].verdict == "raise"
+
+
+def test_the_bank_marks_readings_at_or_under_their_recent_median() -> None:
+    from controlplane.advisors.anomaly_bank import DetectorBank
+    from controlplane.detect.registry import make_detector
+
+    bank = DetectorBank(lambda kind: make_detector("tail"), univariate="tail", multivariate=None)
+    for i in range(20):
+        bank.update(_signals(ttft_p95=0.5 + 0.01 * (i % 5), waiting_requests=2.0), T0 + i)
+    bank.update(_signals(ttft_p95=0.05, waiting_requests=40.0), T0 + 20)
+    assert "ttft_p95" in bank.low_side and "waiting_requests" not in bank.low_side
+    restored = DetectorBank(lambda kind: make_detector("tail"), univariate="tail", multivariate=None)
+    restored.restore(bank.state())
+    assert list(restored.recent["ttft_p95"]) == list(bank.recent["ttft_p95"])
 
 
 def test_kv_usage_the_running_requests_do_not_explain_is_a_leak() -> None:
