@@ -17,7 +17,6 @@ reason in the decision. A detector failure is logged and scores nothing.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from controlplane.advisors.anomaly_rules import (
     check_replica_lost,
     check_scores,
     had_load,
+    value_of,
 )
 from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice
@@ -115,22 +115,7 @@ class AnomalyGuard:
             return Assessment(t.last_advice, repeated=True)
         findings = self._findings(policy, signals, status, t, now, log_evidence)
         active = [f for f in findings if t.hysteresis.step(f.ident, f.verdict, now, f.raise_ticks)]
-        ttft = signals.ttft_p95
-        spiking = any(f.name == "VllmLatencySpike" and (f.verdict == "raise" or f in active) for f in findings)
-        if ttft.ok and ttft.value is not None and not spiking:
-            t.calm_ttft.append(ttft.value)
-            rate = signals.request_rate
-            if rate.ok and rate.value is not None and math.isfinite(rate.value):
-                t.calm_rate.append(rate.value)
-        rate = signals.request_rate
-        if (ttft.ok and ttft.value is not None and ttft.value <= policy.slo.ttft_p95_s and rate.ok
-                and rate.value is not None and math.isfinite(rate.value) and status.ready > 0):
-            t.served.append(rate.value / status.ready)
-        leaking = any(f.name == "VllmKvCacheLeak" and (f.verdict == "raise" or f in active) for f in findings)
-        used, running = signals.kv_cache_usage_max, signals.running_requests
-        if (not leaking and used.ok and running.ok and used.value is not None and running.value is not None
-                and running.value >= 1 and math.isfinite(used.value)):
-            t.kv_shares.append(used.value / running.value)
+        self._remember(t, policy, signals, status, findings, active)
         guards = [f for f in findings if f.guard and (f in active or f.verdict == "raise")]
         advice = Advice(
             guard="; ".join(f"{f.name}: {f.evidence}" for f in guards) or None,
@@ -139,6 +124,27 @@ class AnomalyGuard:
         t.last_now, t.last_advice = now, advice
         since = {f.ident: t.hysteresis.since(f.ident) or now for f in active}
         return Assessment(advice, tuple(findings), tuple(active), tuple(guards), since)
+
+    @staticmethod
+    def _remember(t: _Target, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus,
+                  findings: list[Finding], active: list[Finding]) -> None:
+        """Keep this tick's readings for the baselines the rules judge by: the calm TTFT and
+        rate (not while a spike is raised or active), the per-replica rate served within the
+        SLO, and the KV share per running request (not while a leak is raised or active)."""
+
+        def raised(name: str) -> bool:
+            return any(f.name == name and (f.verdict == "raise" or f in active) for f in findings)
+
+        ttft, rate = value_of(signals, "ttft_p95"), value_of(signals, "request_rate")
+        used, running = value_of(signals, "kv_cache_usage_max"), value_of(signals, "running_requests")
+        if ttft is not None and not raised("VllmLatencySpike"):
+            t.calm_ttft.append(ttft)
+            if rate is not None:
+                t.calm_rate.append(rate)
+        if ttft is not None and ttft <= policy.slo.ttft_p95_s and rate is not None and status.ready > 0:
+            t.served.append(rate / status.ready)
+        if used is not None and running is not None and running >= 1 and not raised("VllmKvCacheLeak"):
+            t.kv_shares.append(used / running)
 
     def _findings(
         self,

@@ -70,6 +70,7 @@ __all__ = [
     "baseline",
     "proven_over",
     "served_envelope",
+    "value_of",
     "check_kv_leak",
     "kv_share",
 ]
@@ -176,7 +177,8 @@ class Finding:
         return f"{self.name}:{self.key}" if self.key else self.name
 
 
-def _value(signals: Signals, name: str) -> float | None:
+def value_of(signals: Signals, name: str) -> float | None:
+    """The reading's value when it is present and finite, else None."""
     r = getattr(signals, name)
     return r.value if r.ok and r.value is not None and math.isfinite(r.value) else None
 
@@ -203,7 +205,7 @@ def proven_over(field_name: str, value: float, target: float) -> bool:
 
 
 def _no_load(signals: Signals, ready: int) -> bool | None:
-    waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
+    waiting, running = value_of(signals, "waiting_requests"), value_of(signals, "running_requests")
     if waiting is None or running is None:
         return None
     return waiting <= 0 and running <= max(1, ready)
@@ -216,7 +218,7 @@ def had_load(signals: Signals, ready: int) -> bool | None:
 
 
 def check_errors(signals: Signals, s: AnomalySettings, log_evidence: str | None = None) -> Finding:
-    ratio, rate = _value(signals, "error_ratio"), _value(signals, "log_error_rate")
+    ratio, rate = value_of(signals, "error_ratio"), value_of(signals, "log_error_rate")
     raised, parts = [], []
     if ratio is not None:
         parts.append(f"error_ratio {ratio:.3g}")
@@ -228,7 +230,7 @@ def check_errors(signals: Signals, s: AnomalySettings, log_evidence: str | None 
             raised.append(f"log errors {rate:.3g}/s >= {s.log_error_rate_raise:g}/s")
     cleared = (ratio is None or ratio <= s.error_ratio_clear) and (rate is None or rate <= s.log_error_rate_clear)
     verdict: Verdict = "raise" if raised else ("clear" if cleared and (ratio is not None or rate is not None) else "hold")
-    waiting = _value(signals, "waiting_requests")
+    waiting = value_of(signals, "waiting_requests")
     queue = waiting is not None and waiting > 0
     evidence = "; ".join(raised or parts or ["error_ratio and log errors missing"])
     if log_evidence:
@@ -254,7 +256,7 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
     unproven: list[str] = []
     under, missing = 0, 0
     for fld, attr, label in SLO_CHECKS.values():
-        v = _value(signals, fld)
+        v = value_of(signals, fld)
         target = float(getattr(policy.slo, attr))
         if v is None:
             missing += 1
@@ -264,10 +266,10 @@ def check_latency_without_load(policy: ScalingPolicy, signals: Signals, ready: i
             unproven.append(f"{label} {v:.3g} s (over {target:g} s inside its histogram bucket: not proven)")
         else:
             under += 1
-    waiting, running = _value(signals, "waiting_requests"), _value(signals, "running_requests")
+    waiting, running = value_of(signals, "waiting_requests"), value_of(signals, "running_requests")
     load = f"waiting {waiting if waiting is not None else 'unknown'}, running {running if running is not None else 'unknown'} on {ready} ready"
     verdict: Verdict
-    rate = _value(signals, "request_rate")
+    rate = value_of(signals, "request_rate")
     sampled = None if rate is None else rate * s.p95_window_s
     itl_only = bool(over) and all(o.startswith("itl ") for o in over)
     if over and no_load and itl_only:
@@ -324,7 +326,7 @@ def kv_share(shares: Sequence[float], s: AnomalySettings) -> float | None:
 def check_kv_leak(signals: Signals, shares: Sequence[float], s: AnomalySettings) -> Finding:
     """KV-cache usage the running requests do not explain: blocks held by no request (a leak
     in the engine or a connector), which shrink the batch and then queue requests."""
-    used, running = _value(signals, "kv_cache_usage_max"), _value(signals, "running_requests")
+    used, running = value_of(signals, "kv_cache_usage_max"), value_of(signals, "running_requests")
     share = kv_share(shares, s)
     verdict: Verdict = "hold"
     if used is None or running is None:
@@ -368,16 +370,17 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
                         rate_history: Sequence[float] = (), served: Sequence[float] = (),
                         ready: int = 1) -> Finding:
     """TTFT p95 ``spike_factor`` x its calm median and proven over the SLO (:func:`proven_over`),
-    while demand (the request
-    rate against its calm median, ``rate_history``) grew less than ``spike_demand_factor`` x:
-    latency that rose with the load is the decider's business, not a fault."""
-    v = _value(signals, "ttft_p95")
+    while demand (the request rate against its calm median, ``rate_history``) grew less than
+    ``spike_demand_factor`` x and the rate per ready replica is within the served envelope
+    (:func:`served_envelope` of ``served``): latency that rose with the load is the decider's
+    business, not a fault."""
+    v = value_of(signals, "ttft_p95")
     base = baseline(history, s)
     slo = policy.slo.ttft_p95_s
     verdict: Verdict = "hold"
     if v is not None and base is not None and base > 0:
         ratio = v / base
-        rate, rate_base = _value(signals, "request_rate"), baseline(rate_history, s)
+        rate, rate_base = value_of(signals, "request_rate"), baseline(rate_history, s)
         demand = rate / rate_base if rate is not None and rate_base else None
         envelope = served_envelope(served, s)
         per_replica = None if rate is None else rate / max(1, ready)

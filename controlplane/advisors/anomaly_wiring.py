@@ -66,11 +66,12 @@ def wire_anomalies(
     advisor = AnomalyAdvisor(metrics=metrics, notifier=notifier, book=AlertBook(resend_s=RESEND_S), logs=latest)
     saved = StateFile(state_dir, "anomaly.json")
     saved.load(advisor.restore)
+    save = saved.saver(advisor.state)
 
     def stop() -> None:
-        saved.save(advisor.state)
+        save()
         advisor.close()
         for close in closers:
             close()
 
-    return source, advisor, stop, [("anomaly-state-save", lambda: saved.save(advisor.state), SAVE_S)]
+    return source, advisor, stop, [("anomaly-state-save", save, SAVE_S)]

@@ -187,7 +187,6 @@ class SizingAdvisor:
     profile_for: Callable[[ScalingPolicy], PerformanceProfile]
     settings: SizingSettings = field(default_factory=SizingSettings)
     sizers: dict[str, DemandSizer] = field(default_factory=dict)
-
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # restored, not yet claimed by a policy
 
     def advise(self, policy: ScalingPolicy, signals: Signals, status: ReplicaStatus, now: float) -> Advice:

@@ -40,6 +40,10 @@ class StateFile:
         log.info("restored state from %s", self.path)
         return True
 
+    def saver(self, state: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+        """A no-argument save of ``state()``, for a scheduler job or a stop hook."""
+        return lambda: self.save(state)
+
     def save(self, state: Callable[[], dict[str, Any]]) -> None:
         if self.path is None:
             return

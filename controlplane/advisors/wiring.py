@@ -10,7 +10,8 @@ Kubernetes or Elasticsearch client.
 Forecast state, model-based sizing's (``sizing.json``: the rate record and the
 corrected capacity, saved with each forecast fit and on stop) and the anomaly
 advisor's (:mod:`~controlplane.advisors.anomaly_wiring`) go to
-``forecast-state/`` beside the decision database (none for an in-memory database). A local actuator's own start-up measurements
+``forecast-state/`` beside the decision database (none for an in-memory
+database). A local actuator's own start-up measurements
 (process start to ready) feed the lead time of local targets; every other
 target's start-ups are read from its replica status.
 """
@@ -68,15 +69,17 @@ def scaling_advisors(config: ControllerConfig, clock: Clock, metrics: Controller
     sizing_file.load(sizing.restore)
     every = config.loop.forecast_fit_interval_s
 
+    save_sizing = sizing_file.saver(sizing.state)
+
     def save() -> None:
         forecast.save_all()
-        sizing_file.save(sizing.state)
+        save_sizing()
 
     return ScalingAdvisors(
         forecast=forecast,
         sizing=sizing,
         schedule=schedule,
-        jobs=[*forecast.jobs(every), ("sizing-state-save", lambda: sizing_file.save(sizing.state), every)],
+        jobs=[*forecast.jobs(every), ("sizing-state-save", save_sizing, every)],
         tick_triggers=lambda: prewarm_triggers(store.list_policies(), tick_s),
         save=save,
     )

@@ -13,8 +13,9 @@ every origin, and those out-of-sample errors become the quantile offsets
 (:mod:`controlplane.forecast.calibration`). The state after the walk is the
 fitted state. Each new observation then settles the forecasts made for it
 (kept in ``issued``, one row per recent origin), and their errors join the
-bands' error record, so the bands track the series between fits. One estimation per fit, honest error bands, and the newest data
-still in the state; the cost is that the tail does not inform the parameters.
+bands' error record, so the bands track the series between fits. One
+estimation per fit, honest error bands, and the newest data still in the
+state; the cost is that the tail does not inform the parameters.
 
 Concurrency: a fitted forecaster is never mutated by ``predict``, ``rolling``
 or ``updated`` (which returns a new object). A scheduled job fits a fresh

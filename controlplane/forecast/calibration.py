@@ -44,6 +44,11 @@ def horizon_steps(max_steps: int) -> tuple[int, ...]:
     return (*steps, int(max_steps))
 
 
+def _shifted_log(x: np.ndarray | float, shift: float) -> np.ndarray:
+    """``log(max(x, 0) + shift)``: the scale errors and bands are taken on."""
+    return np.log(np.maximum(x, 0.0) + shift)
+
+
 def band_shift(values: np.ndarray) -> float:
     """Half the mean observed level (1.0 for a series never above 0)."""
     v = np.asarray(values, dtype=float)
@@ -95,23 +100,22 @@ class ResidualQuantiles:
 
     def error(self, actual: float, point: float) -> float:
         """One settled forecast's error on the band's scale."""
-        return float(np.log(max(actual, 0.0) + self.shift) - np.log(max(point, 0.0) + self.shift))
+        return float(_shifted_log(actual, self.shift) - _shifted_log(point, self.shift))
 
     def _log(self, x: np.ndarray) -> np.ndarray:
-        return np.log(np.maximum(x, 0.0) + self.shift)
+        return _shifted_log(x, self.shift)
 
     @staticmethod
     def from_backtest(steps: tuple[int, ...], forecasts: np.ndarray, actuals: np.ndarray,
                       shift: float = 1.0) -> ResidualQuantiles | None:
         """``forecasts``/``actuals`` are [origin, step] arrays; NaN cells are skipped."""
-        probe = ResidualQuantiles((1,), np.zeros((1, len(QUANTILE_GRID))), (0,), shift)
         errors, kept = [], []
         for j, k in enumerate(steps):
             f, a = forecasts[:, j], actuals[:, j]
             ok = np.isfinite(f) & np.isfinite(a)
             if np.count_nonzero(ok) < MIN_ERRORS:
                 continue
-            errors.append(probe._log(a[ok]) - probe._log(f[ok]))
+            errors.append(_shifted_log(a[ok], shift) - _shifted_log(f[ok], shift))
             kept.append(k)
         if not errors:
             return None

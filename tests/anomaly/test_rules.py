@@ -26,6 +26,9 @@ from controlplane.signals import Reading, Signals
 from tests.policy.build import T0, policy
 
 S = AnomalySettings()
+# an idle fleet of two, 2 req/s, every latency within the default SLO: tests change one reading
+IDLE = {"ttft_p95": 0.5, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
+        "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
 
 
 def _signals(**values: float) -> Signals:
@@ -91,8 +94,7 @@ def test_latency_without_load_over_a_handful_of_requests_holds() -> None:
 
 def test_inter_token_latency_alone_is_prefill_interference() -> None:
     p = policy()
-    values = {"ttft_p95": 0.5, "itl_p95": 0.4, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
-              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    values = {**IDLE, "ttft_p95": 0.5, "itl_p95": 0.4}
     f = check_latency_without_load(p, _signals(**values), 2)
     assert f.verdict == "hold" and "prefill interference" in f.evidence
     assert check_latency_without_load(p, _signals(**{**values, "ttft_p95": 5.0}), 2).verdict == "raise"
@@ -100,8 +102,7 @@ def test_inter_token_latency_alone_is_prefill_interference() -> None:
 
 def test_load_earlier_in_the_p95_window_explains_the_latency() -> None:
     p = policy()
-    values = {"ttft_p95": 5.0, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
-              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    values = {**IDLE, "ttft_p95": 5.0}
     f = check_latency_without_load(p, _signals(**values), 2, loaded_in_window=True)
     assert f.verdict == "clear" and "load earlier in the window" in f.evidence
 
@@ -137,8 +138,7 @@ def test_proven_over_respects_the_histogram_bucket(field: str, value: float, tar
 
 def test_latency_without_load_holds_on_a_p95_inside_the_slo_bucket() -> None:
     p = policy()
-    values = {"ttft_p95": 2.3, "itl_p95": 0.05, "e2e_p95": 10, "waiting_requests": 0, "running_requests": 1,
-              "kv_cache_usage_mean": 0.1, "request_rate": 2.0}
+    values = {**IDLE, "ttft_p95": 2.3}
     f = check_latency_without_load(p, _signals(**values), 2)
     assert f.verdict == "hold" and "not proven" in f.evidence
     assert check_latency_without_load(p, _signals(**{**values, "ttft_p95": 2.7}), 2).verdict == "raise"
