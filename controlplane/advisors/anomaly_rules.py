@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from controlplane.catalog import LATENCY_BUCKETS
-from controlplane.policy.inputs import SLO_CHECKS
+from controlplane.policy.inputs import SLO_CHECKS, capacity_bound
 from controlplane.policy.model import ScalingPolicy
 from controlplane.signals import ReplicaStatus, Signals
 
@@ -208,7 +208,7 @@ def _no_load(signals: Signals, ready: int) -> bool | None:
     waiting, running = value_of(signals, "waiting_requests"), value_of(signals, "running_requests")
     if waiting is None or running is None:
         return None
-    return waiting <= 0 and running <= max(1, ready)
+    return not capacity_bound(waiting, running, ready)
 
 
 def had_load(signals: Signals, ready: int) -> bool | None:

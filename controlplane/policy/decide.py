@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controlplane.policy.decision import Decision, Proposal
-from controlplane.policy.inputs import LOAD_FIELDS, SIZING_FIELDS, SIZING_SOURCE, SLO_CHECKS
+from controlplane.policy.inputs import LOAD_FIELDS, SIZING_FIELDS, SIZING_SOURCE, SLO_CHECKS, capacity_bound
 from controlplane.policy.model import ScalingPolicy, StepLimits
 from controlplane.policy.override import Override
 from controlplane.policy.schedule import Bounds, bounds_at
@@ -84,9 +84,7 @@ class _Load:
         return self.requests == 0 and not self.rate
 
     def capacity_bound(self, ready: int) -> bool:
-        """Latency can be a capacity problem only with a queue, or more than one
-        request per ready replica in the batch: a batch of one does not contend."""
-        return self.waiting > 0 or self.running > max(1, ready)
+        return capacity_bound(self.waiting, self.running, ready)
 
 
 def check_inputs(policy: ScalingPolicy, signals: Signals, now: float, status: ReplicaStatus) -> list[tuple[str, str]]:

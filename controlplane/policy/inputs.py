@@ -8,11 +8,18 @@ same SLO fields. Must not import: any I/O library.
 
 from __future__ import annotations
 
-__all__ = ["LOAD_FIELDS", "SLO_CHECKS", "SIZING_SOURCE", "SIZING_FIELDS"]
+__all__ = ["LOAD_FIELDS", "SLO_CHECKS", "SIZING_SOURCE", "SIZING_FIELDS", "capacity_bound"]
 
 # Load readings every decision needs: they tell the SLO check whether high
 # latency is a capacity problem, and scale-to-zero whether the target is idle.
 LOAD_FIELDS = ("waiting_requests", "running_requests")
+
+
+def capacity_bound(waiting: float, running: float, ready: int) -> bool:
+    """Latency can be a capacity problem only with a queue, or more than one request per
+    ready replica in the batch: a batch of one does not contend. The decider's SLO check
+    and the anomaly rules' "latency without load" both judge load by this."""
+    return waiting > 0 or running > max(1, ready)
 
 # proposal source -> (Signals field, SLO attribute, label)
 SLO_CHECKS: dict[str, tuple[str, str, str]] = {
