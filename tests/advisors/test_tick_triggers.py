@@ -22,11 +22,16 @@ class CountingLoop(ControlLoop):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.ticked = threading.Event()
+        self.failed: Exception | None = None
 
     def tick(self):  # type: ignore[no-untyped-def]
-        out = super().tick()
-        self.ticked.set()
-        return out
+        try:
+            return super().tick()
+        except Exception as e:
+            self.failed = e
+            raise
+        finally:
+            self.ticked.set()
 
 
 def _loop() -> CountingLoop:
@@ -35,13 +40,15 @@ def _loop() -> CountingLoop:
 
 
 def test_a_trigger_fires_an_extra_tick() -> None:
-    # The interval tick is 300 s away; only the trigger, half a second out, can tick within 10 s.
+    # The interval tick is 300 s away; only the trigger, half a second out, can tick before then
+    # (the wait is long only so that a loaded machine cannot fail it; it ends at the tick).
     loop = _loop()
     when = datetime.now(UTC) + timedelta(seconds=0.5)
     ctl = Controller(loop=loop, tick_s=300.0, tick_triggers=lambda: [("prewarm:chat:x", DateTrigger(run_date=when))])
     ctl.start()
     try:
-        assert loop.ticked.wait(10.0)
+        assert loop.ticked.wait(60.0)
+        assert loop.failed is None
     finally:
         ctl.stop()
 
