@@ -21,8 +21,9 @@ VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline
                                             SLO, demand < 1.5 x its own baseline and within the
                                             per-replica rate the fleet has held within the SLO
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
-VllmKvCacheLeak          ticket    no        KV usage over 5 % + running requests x the KV share one
-                                            has held (99th percentile of calm ticks)
+VllmKvCacheLeak          ticket    no        KV usage over 1 % with nothing running or waiting (one
+                                            tick), or over 5 % + running requests x the KV share
+                                            one has held (99th percentile of calm ticks)
 VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9 on a reading above
                                             its recent median, one tick, after a day of the
                                             target's ticks (its learning period)
@@ -113,6 +114,12 @@ class AnomalySettings:
     # so a healthy replica's usage follows its running requests down to ~0.
     kv_floor: float = 0.05
     kv_share_quantile: float = 0.99
+    # With no request running or waiting, a healthy replica holds no blocks at all, so usage
+    # over this (a block or two of rounding) is held by nothing: one such scrape raises (the
+    # gauges of one scrape are one snapshot of the engine). While requests run, a leak that
+    # is under ``kv_floor`` + what they may explain holds the finding rather than clearing it,
+    # until the usage falls under this floor plus what they usually hold (the median share).
+    kv_idle_floor: float = 0.01
     score_raise: float = 0.9
     score_clear: float = 0.5
     # A detector with less than a day of a target's history cannot tell its daily peak, or
@@ -325,24 +332,37 @@ def kv_share(shares: Sequence[float], s: AnomalySettings) -> float | None:
 
 def check_kv_leak(signals: Signals, shares: Sequence[float], s: AnomalySettings) -> Finding:
     """KV-cache usage the running requests do not explain: blocks held by no request (a leak
-    in the engine or a connector), which shrink the batch and then queue requests."""
+    in the engine or a connector), which shrink the batch and then queue requests.
+
+    Idle (nothing running or waiting): any usage over ``kv_idle_floor`` raises, in one tick.
+    Busy: usage over ``kv_floor`` + running x the share one request has held (its high
+    quantile) raises; under ``kv_idle_floor`` + running x the median share clears; between,
+    it holds (a small leak hides inside what busy requests may hold)."""
     used, running = value_of(signals, "kv_cache_usage_max"), value_of(signals, "running_requests")
+    waiting = value_of(signals, "waiting_requests")
     share = kv_share(shares, s)
     verdict: Verdict = "hold"
+    raise_ticks = None
+    explained = None
     if used is None or running is None:
         evidence = "kv_cache_usage_max or running_requests missing"
-        explained = None
+    elif running == 0 and waiting == 0:
+        explained = s.kv_idle_floor
+        verdict = "raise" if used > explained else "clear"
+        raise_ticks = 1
+        evidence = (f"KV usage {used:.3g} of the fullest replica's cache with no request running or waiting"
+                    f" (a block or two: up to {explained:g})")
     elif share is None:
         evidence = f"KV usage {used:.3g} with {running:g} running; KV share per request not learned yet"
-        explained = None
     else:
         explained = s.kv_floor + running * share
-        verdict = "raise" if used > explained else "clear"
+        usual = s.kv_idle_floor + running * (_order_statistic(shares, 0.5, 1) or 0.0)
+        verdict = "raise" if used > explained else ("clear" if used <= usual else "hold")
         evidence = (f"KV usage {used:.3g} of the fullest replica's cache with {running:g} requests running"
                     f" (they explain up to {explained:.3g}: {s.kv_floor:g} + {running:g} x {share:.3g} per request)")
     score = 0.0 if explained is None else _graded(used or 0.0, explained)
     return Finding("VllmKvCacheLeak", "capacity", "ticket", verdict, evidence,
-                   "KV cache held that no running request explains: a leak", score=score)
+                   "KV cache held that no running request explains: a leak", score=score, raise_ticks=raise_ticks)
 
 
 def baseline(history: Sequence[float], s: AnomalySettings) -> float | None:

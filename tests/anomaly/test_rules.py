@@ -196,8 +196,17 @@ def test_kv_usage_the_running_requests_do_not_explain_is_a_leak() -> None:
     leak = check_kv_leak(_signals(kv_cache_usage_max=0.20, running_requests=0), shares, S)
     assert leak.verdict == "raise" and leak.name == "VllmKvCacheLeak" and not leak.guard
     assert "explain up to 0.05" in leak.evidence
-    # 20 % with 30 running: 0.05 + 30 x 0.01 = 0.35 explains it
-    assert check_kv_leak(_signals(kv_cache_usage_max=0.20, running_requests=30), shares, S).verdict == "clear"
+    # nothing running and nothing waiting: a healthy replica holds no blocks, so 2 % is a leak
+    # at once (one scrape), 0.5 % is rounding
+    idle = check_kv_leak(_signals(kv_cache_usage_max=0.02, running_requests=0, waiting_requests=0), shares, S)
+    assert idle.verdict == "raise" and idle.raise_ticks == 1 and "no request running or waiting" in idle.evidence
+    assert check_kv_leak(_signals(kv_cache_usage_max=0.005, running_requests=0, waiting_requests=0), shares,
+                         S).verdict == "clear"
+    # 30 running may explain up to 0.05 + 30 x 0.01 = 0.35 and usually hold 0.01 + 30 x ~0.006 = 0.19:
+    # 15 % clears, 25 % is neither (a small leak may hide in it), 40 % raises
+    verdicts = [check_kv_leak(_signals(kv_cache_usage_max=u, running_requests=30), shares, S).verdict
+                for u in (0.15, 0.25, 0.40)]
+    assert verdicts == ["clear", "hold", "raise"]
     # nothing learned yet, or a reading missing: no verdict
     assert check_kv_leak(_signals(kv_cache_usage_max=0.9, running_requests=0), shares[:5], S).verdict == "hold"
     assert check_kv_leak(_signals(running_requests=0), shares, S).verdict == "hold"
