@@ -33,6 +33,7 @@ __all__ = [
     "kv_cache_usage_max",
     "histogram_quantile",
     "ttft_quantile",
+    "ttft_p95_fastest_replica",
     "itl_quantile",
     "e2e_quantile",
     "error_ratio",
@@ -129,6 +130,18 @@ def histogram_quantile(name: str, q: float, sel: Selector, window_s: float) -> s
 
 def ttft_quantile(q: float, sel: Selector, window_s: float) -> str:
     return histogram_quantile("vllm:time_to_first_token_seconds", q, sel, window_s)
+
+
+def ttft_p95_fastest_replica(sel: Selector, window_s: float) -> str:
+    """The lowest of the replicas' own TTFT p95s over the window: while one replica is slow and
+    another still serves at its usual latency, the slowness is the replica's, not the load's."""
+    w = duration(window_s)
+    exprs = [
+        f"min(histogram_quantile(0.95, sum by ({sel.replica_label}, le) "
+        f"(rate({n}_bucket{sel.render()}[{w}]))))"
+        for n in names_for("vllm:time_to_first_token_seconds")
+    ]
+    return _first_of(exprs)
 
 
 def itl_quantile(q: float, sel: Selector, window_s: float) -> str:
@@ -232,6 +245,7 @@ def signal_queries(sel: Selector, window_s: float) -> dict[str, SignalQuery]:
         ("ttft_p50", ttft_quantile(0.5, sel, w), "vllm:time_to_first_token_seconds"),
         ("ttft_p95", ttft_quantile(0.95, sel, w), "vllm:time_to_first_token_seconds"),
         ("ttft_p99", ttft_quantile(0.99, sel, w), "vllm:time_to_first_token_seconds"),
+        ("ttft_p95_fastest_replica", ttft_p95_fastest_replica(sel, w), "vllm:time_to_first_token_seconds"),
         ("itl_p95", itl_quantile(0.95, sel, w), "vllm:inter_token_latency_seconds"),
         ("e2e_p95", e2e_quantile(0.95, sel, w), "vllm:e2e_request_latency_seconds"),
         ("error_ratio", error_ratio(sel, w), "vllm:request_success_total"),

@@ -69,6 +69,7 @@ SIGNAL_UNITS: dict[str, str] = {
     "ttft_p50": "s",
     "ttft_p95": "s",
     "ttft_p99": "s",
+    "ttft_p95_fastest_replica": "s",
     "itl_p95": "s",
     "e2e_p95": "s",
     "error_ratio": "ratio 0-1",
@@ -102,6 +103,8 @@ class Signals:
     ttft_p50: Reading = field(default_factory=_missing)
     ttft_p95: Reading = field(default_factory=_missing)
     ttft_p99: Reading = field(default_factory=_missing)
+    # the lowest per-replica TTFT p95: whether any replica still serves at its usual latency
+    ttft_p95_fastest_replica: Reading = field(default_factory=_missing)
     itl_p95: Reading = field(default_factory=_missing)
     e2e_p95: Reading = field(default_factory=_missing)
     error_ratio: Reading = field(default_factory=_missing)

@@ -54,6 +54,7 @@ class _Target:
     calm_ttft: deque[float]
     calm_rate: deque[float]
     loaded_at: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # ticks that had load
+    rates: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (time, request rate)
     served: deque[float] = field(default_factory=deque)  # per-replica rates of ticks within the TTFT SLO
     seen: int = 0  # ticks fed to the detectors: their learning period
     kv_shares: deque[float] = field(default_factory=deque)  # KV usage per running request, calm ticks
@@ -165,12 +166,19 @@ class AnomalyGuard:
         if had_load(signals, status.ready):
             t.loaded_at.append(now)
         window = [at for at in t.loaded_at if now - s.p95_window_s < at < now]
+        rate, ttft = value_of(signals, "request_rate"), value_of(signals, "ttft_p95")
+        if rate is not None:
+            t.rates.append((now, rate))
+        # the ticks in which the requests of this p95 arrived: its window, and the p95 before it
+        arrival = s.p95_window_s + (ttft or 0.0)
+        arrival_rates = [r for at, r in t.rates if now - arrival < at <= now]
         previous, t.last_status = t.last_status, status
         return [
             check_replica_lost(previous, status),
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready),
+            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready,
+                                arrival_rates),
             check_kv_leak(signals, t.kv_shares, s),
             *check_scores(scores, s, t.seen, t.bank.low_side),
         ]

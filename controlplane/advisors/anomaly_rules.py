@@ -18,8 +18,10 @@ finding                  severity  guard     raised when
 VllmErrorBurst           page      no queue  error_ratio >= 5 %, or log errors >= 0.1 /s
 VllmLatencyWithoutLoad   ticket    yes       a latency p95 is proven over its SLO with no load behind it
 VllmLatencySpike         ticket    no        TTFT p95 >= 3 x its recent baseline and proven over the
-                                            SLO, demand < 1.5 x its own baseline and within the
-                                            per-replica rate the fleet has held within the SLO
+                                            SLO, demand < 1.5 x its own baseline (also while the
+                                            slow requests arrived, when every replica is as slow)
+                                            and within the per-replica rate the fleet has held
+                                            within the SLO
 VllmReplicaLost          ticket    no        ready replicas fell while the spec did not (one tick)
 VllmKvCacheLeak          ticket    no        KV usage over 1 % with nothing running or waiting (one
                                             tick), or over 5 % + running requests x the KV share
@@ -95,6 +97,10 @@ class AnomalySettings:
     # A TTFT spike that comes with this much more demand than the calm baseline is load
     # (the decider's business), not a fault: latency per unit of demand did not jump.
     spike_demand_factor: float = 1.5
+    # "Every replica as slow": the fastest replica's own TTFT p95 within this factor of the
+    # fleet's. A fault on one replica of a fleet leaves another at its usual latency, far under
+    # the fleet's p95 (the slowdowns this is judged against are 2x and more).
+    fleet_wide_spread: float = 2.0
     # Nor is one that comes with more requests per ready replica than the fleet has held
     # within the SLO lately (the served envelope: this quantile of the per-replica rates of
     # the last ``served_ticks`` ticks whose TTFT p95 met the SLO): past what it has shown it
@@ -388,12 +394,19 @@ def served_envelope(served: Sequence[float], s: AnomalySettings) -> float | None
 
 def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequence[float], s: AnomalySettings,
                         rate_history: Sequence[float] = (), served: Sequence[float] = (),
-                        ready: int = 1) -> Finding:
+                        ready: int = 1, arrival_rates: Sequence[float] = ()) -> Finding:
     """TTFT p95 ``spike_factor`` x its calm median and proven over the SLO (:func:`proven_over`),
     while demand (the request rate against its calm median, ``rate_history``) grew less than
     ``spike_demand_factor`` x and the rate per ready replica is within the served envelope
     (:func:`served_envelope` of ``served``): latency that rose with the load is the decider's
-    business, not a fault."""
+    business, not a fault.
+
+    When every replica is about as slow as the fleet (the fastest replica's own p95 within
+    ``fleet_wide_spread`` x of the fleet's), demand is also judged by the highest request rate
+    of the ticks in which the p95's requests arrived (``arrival_rates``: the last p95 window
+    plus the p95 itself): a queue a burst built is timed after the burst, when the rate has
+    fallen back. While one replica is slow and another serves at a fraction of the fleet's
+    p95, the slowness is that replica's, and only the demand now counts."""
     v = value_of(signals, "ttft_p95")
     base = baseline(history, s)
     slo = policy.slo.ttft_p95_s
@@ -405,7 +418,12 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
         envelope = served_envelope(served, s)
         per_replica = None if rate is None else rate / max(1, ready)
         beyond = per_replica is not None and envelope is not None and per_replica > envelope
-        with_load = (demand is not None and demand >= s.spike_demand_factor) or beyond
+        fastest = value_of(signals, "ttft_p95_fastest_replica")
+        fleet_wide = fastest is not None and fastest * s.fleet_wide_spread >= v
+        peak = max([r for r in arrival_rates if math.isfinite(r)], default=None) if fleet_wide else None
+        arrived = peak / rate_base if peak is not None and rate_base else None
+        with_load = ((demand is not None and demand >= s.spike_demand_factor) or beyond
+                     or (arrived is not None and arrived >= s.spike_demand_factor))
         if ratio >= s.spike_factor and proven_over("ttft_p95", v, slo) and not with_load:
             verdict = "raise"
         elif ratio <= s.spike_clear_factor or v <= slo or with_load:
@@ -413,6 +431,8 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
         evidence = f"ttft p95 {v:.3g} s = {ratio:.1f}x its baseline {base:.3g} s (SLO {slo:g} s)"
         if demand is not None:
             evidence += f"; demand {demand:.2f}x its baseline"
+        if arrived is not None and arrived > (demand or 0.0):
+            evidence += f" ({arrived:.2f}x while the slowest of these requests arrived, on every replica)"
         if beyond:
             evidence += (f"; {per_replica:.3g} req/s per ready replica, past the {envelope:.3g} the fleet"
                          " has held within the SLO")

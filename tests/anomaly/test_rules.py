@@ -163,6 +163,25 @@ def test_spike_past_the_rate_the_fleet_has_held_within_slo_is_load() -> None:
     assert check_latency_spike(p, sig, [1.0] * 6, S, [11.7] * 6, served[:5], ready=2).verdict == "raise"
 
 
+def test_a_spike_on_every_replica_after_a_burst_is_load_and_on_one_replica_a_fault() -> None:
+    # a 1 s calm p95 at 2 req/s; now 5 s at 1 req/s (the burst has passed), but 6 req/s a tick
+    # ago, while the requests of this p95 arrived (3x the calm rate)
+    p = policy()
+    arrivals = [6.0, 4.0, 1.0]
+    everywhere = _signals(ttft_p95=5.0, request_rate=1.0, ttft_p95_fastest_replica=4.0)
+    load = check_latency_spike(p, everywhere, [1.0] * 6, S, [2.0] * 6, arrival_rates=arrivals)
+    assert load.verdict == "clear" and "3.00x while the slowest of these requests arrived" in load.evidence
+    # the fastest replica at its usual latency: the slow one is at fault, whatever came before
+    one = _signals(ttft_p95=5.0, request_rate=1.0, ttft_p95_fastest_replica=1.1)
+    assert check_latency_spike(p, one, [1.0] * 6, S, [2.0] * 6, arrival_rates=arrivals).verdict == "raise"
+    # no per-replica reading: the demand now alone, as before
+    alone = _signals(ttft_p95=5.0, request_rate=1.0)
+    assert check_latency_spike(p, alone, [1.0] * 6, S, [2.0] * 6, arrival_rates=arrivals).verdict == "raise"
+    # every replica slow but no burst behind it (a fleet-wide fault): raised
+    calm = check_latency_spike(p, everywhere, [1.0] * 6, S, [2.0] * 6, arrival_rates=[2.2, 1.8, 1.0])
+    assert calm.verdict == "raise"
+
+
 def test_a_detector_finding_on_an_unusually_low_reading_holds() -> None:
     # every watched signal is bad only when high: a strong score for a TTFT p95 under its
     # recent median (a fast night) holds, the same score above it raises

@@ -119,6 +119,12 @@ def test_signals_from_real_prometheus_agree_with_the_emulators(
         assert reading.value is not None, (signal, reading.reason)
         assert lower <= reading.value <= upper, (signal, reading.value, lower, upper)
 
+    # The fastest replica's own p95 lies in the bucket of the replica whose p95 is lowest.
+    per_replica = [_bucket_of(_sum_samples([m], "vllm:time_to_first_token_seconds_bucket"), 0.95) for m in own]
+    fastest = signals.ttft_p95_fastest_replica.value
+    assert fastest is not None, signals.ttft_p95_fastest_replica.reason
+    assert min(lo for lo, _ in per_replica) <= fastest <= min(hi for _, hi in per_replica)
+
     # Idle after the load; ready replicas from up{}; no errors; KV usage a ratio.
     assert signals.waiting_requests.value == 0 and signals.running_requests.value == 0
     assert signals.ready_replicas.value == 2
