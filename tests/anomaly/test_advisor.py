@@ -132,6 +132,24 @@ def test_latency_spike_that_came_with_the_demand_is_load_not_a_fault() -> None:
     assert [a.split(":")[0] for a in advice.anomalies] == ["VllmLatencySpike"]
 
 
+def test_a_burst_queue_timed_after_the_burst_is_load_on_every_replica_only() -> None:
+    rate = CALM["request_rate"]
+    burst = {"ttft_p95": 3.0, "request_rate": 3.0 * rate, "ttft_p95_fastest_replica": 2.8, "waiting_requests": 5,
+             "running_requests": 8}
+    after = {"ttft_p95": 3.0, "request_rate": rate, "ttft_p95_fastest_replica": 2.8}
+    # a burst, then two ticks with the rate back and the queue it built still timed, on every replica
+    rec, adv, p = _calm_for_six_ticks()
+    for k, sig in ((6, burst), (7, after), (8, after)):
+        advice = adv.advise(p, _signals(T0 + k, **sig), STATUS, T0 + k)
+    assert advice.anomalies == () and rec.sent == []
+    # the same, with one replica still at its usual latency: that replica is slow, not the load
+    rec, adv, p = _calm_for_six_ticks()
+    one = {**after, "ttft_p95_fastest_replica": 0.5}
+    for k, sig in ((6, {**burst, "ttft_p95_fastest_replica": 0.5}), (7, one), (8, one)):
+        advice = adv.advise(p, _signals(T0 + k, **sig), STATUS, T0 + k)
+    assert [a.split(":")[0] for a in advice.anomalies] == ["VllmLatencySpike"]
+
+
 def test_failing_notifier_never_raises_and_is_counted() -> None:
     class Down:
         def send(self, alerts: list[Alert], now: float) -> None:
