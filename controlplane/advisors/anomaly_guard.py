@@ -173,14 +173,15 @@ class AnomalyGuard:
         arrival = s.p95_window_s + (ttft or 0.0)
         arrival_rates = [r for at, r in t.rates if now - arrival < at <= now]
         previous, t.last_status = t.last_status, status
+        spike = check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served,
+                                    status.ready, arrival_rates)
         return [
             check_replica_lost(previous, status),
             check_errors(signals, s, log_evidence),
             check_latency_without_load(policy, signals, status.ready, s, loaded_in_window=bool(window)),
-            check_latency_spike(policy, signals, list(t.calm_ttft), s, list(t.calm_rate), t.served, status.ready,
-                                arrival_rates),
+            spike,
             check_kv_leak(signals, t.kv_shares, s),
-            *check_scores(scores, s, t.seen, t.bank.low_side),
+            *check_scores(scores, s, t.seen, t.bank.low_side, load=spike.load),
         ]
 
     # -- saved state -------------------------------------------------------------------

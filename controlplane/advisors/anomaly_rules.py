@@ -28,7 +28,8 @@ VllmKvCacheLeak          ticket    no        KV usage over 1 % with nothing runn
                                             one has held (99th percentile of calm ticks)
 VllmSignalAnomaly        info      no        a streaming detector scores >= 0.9 on a reading above
                                             its recent median, one tick, after a day of the
-                                            target's ticks (its learning period)
+                                            target's ticks (its learning period); on the queue
+                                            or the TTFT, not while their latency is judged load
 =======================  ========  ========  =====================================================
 
 "Proven over" (:func:`proven_over`): a p95 from vLLM's histogram is past the
@@ -76,6 +77,7 @@ __all__ = [
     "value_of",
     "check_kv_leak",
     "kv_share",
+    "LOAD_FOLLOWING",
 ]
 
 Verdict = Literal["raise", "clear", "hold"]
@@ -184,6 +186,7 @@ class Finding:
     guard: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     raise_ticks: int | None = None  # None: the settings' raise_ticks
+    load: bool = False  # the latency check judged this tick's latency to have come with the load
 
     @property
     def ident(self) -> str:
@@ -411,6 +414,7 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
     base = baseline(history, s)
     slo = policy.slo.ttft_p95_s
     verdict: Verdict = "hold"
+    with_load = False
     if v is not None and base is not None and base > 0:
         ratio = v / base
         rate, rate_base = value_of(signals, "request_rate"), baseline(rate_history, s)
@@ -443,15 +447,22 @@ def check_latency_spike(policy: ScalingPolicy, signals: Signals, history: Sequen
         evidence = "ttft p95 missing" if v is None else f"ttft p95 {v:.3g} s, baseline not learned yet"
         score = 0.0
     return Finding("VllmLatencySpike", "latency", "ticket", verdict, evidence,
-                   "Time to first token jumped well above its recent level", score=score)
+                   "Time to first token jumped well above its recent level", score=score, load=with_load)
+
+
+# Signals that rise with the demand itself: a detector's strong score on one of them while the
+# latency check judges the tick load (demand up, past the served envelope, or the burst that
+# built the queue on every replica) is the load, which the decider answers, not a fault.
+LOAD_FOLLOWING = frozenset({"waiting_requests", "ttft_p95"})
 
 
 def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen: int | None = None,
-                 low_side: frozenset[str] | set[str] = frozenset()) -> list[Finding]:
+                 low_side: frozenset[str] | set[str] = frozenset(), load: bool = False) -> list[Finding]:
     """One finding per scored signal: ``scores[signal] = (detector, score)``; NaN holds, and so
-    does a score while the target has had fewer than ``learning_ticks`` ticks (``seen``), and
-    one whose signal reads at or under its recent median (``low_side``: every watched signal
-    is bad only when high)."""
+    does a score while the target has had fewer than ``learning_ticks`` ticks (``seen``), one
+    whose signal reads at or under its recent median (``low_side``: every watched signal is bad
+    only when high), and one on a signal that follows the load (:data:`LOAD_FOLLOWING`) while
+    the latency check judged this tick's latency load (``load``)."""
     out = []
     learning = seen is not None and seen < s.learning_ticks
     for signal, (detector, score) in sorted(scores.items()):
@@ -465,6 +476,9 @@ def check_scores(scores: dict[str, tuple[str, float]], s: AnomalySettings, seen:
         elif signal in low_side and verdict == "raise":
             verdict = "hold"
             evidence += "; at or under its recent median: unusually low, which is not a fault"
+        elif load and signal in LOAD_FOLLOWING and verdict == "raise":
+            verdict = "hold"
+            evidence += "; the latency came with the load this tick: a queue the demand built is not a fault"
         out.append(
             Finding(
                 "VllmSignalAnomaly", "anomaly", "info", verdict,

@@ -192,6 +192,22 @@ def test_a_detector_finding_on_an_unusually_low_reading_holds() -> None:
     assert held["VllmSignalAnomaly:waiting_requests"].verdict == "raise"
 
 
+def test_a_detector_finding_on_the_queue_or_ttft_holds_while_the_latency_is_load() -> None:
+    scores = {"ttft_p95": ("ensemble", 0.97), "waiting_requests": ("ensemble", 0.95),
+              "error_ratio": ("ensemble", 0.96)}
+    found = {f.ident: f for f in check_scores(scores, S, seen=10_000, load=True)}
+    for signal in ("ttft_p95", "waiting_requests"):
+        assert found[f"VllmSignalAnomaly:{signal}"].verdict == "hold"
+        assert "came with the load" in found[f"VllmSignalAnomaly:{signal}"].evidence
+    assert found["VllmSignalAnomaly:error_ratio"].verdict == "raise"  # errors do not follow the load
+    assert all(f.verdict == "raise" for f in check_scores(scores, S, seen=10_000, load=False))
+    # the spike check says which ticks are load
+    p = policy()
+    load = check_latency_spike(p, _signals(ttft_p95=5.0, request_rate=4.0), [1.0] * 6, S, [2.0] * 6)
+    fault = check_latency_spike(p, _signals(ttft_p95=5.0, request_rate=2.0), [1.0] * 6, S, [2.0] * 6)
+    assert load.load and not fault.load
+
+
 def test_the_bank_marks_readings_at_or_under_their_recent_median() -> None:
     from controlplane.advisors.anomaly_bank import DetectorBank
     from controlplane.detect.registry import make_detector
