@@ -114,17 +114,18 @@ def kv_cache_usage_max(sel: Selector) -> str:
     return _first_of([f"max({n}{sel.render()})" for n in names_for("vllm:kv_cache_usage_perc")])
 
 
-def histogram_quantile(name: str, q: float, sel: Selector, window_s: float) -> str:
-    """Deployment-wide ``q`` quantile of a vLLM histogram over the window."""
+def histogram_quantile(name: str, q: float, sel: Selector, window_s: float, over_replicas: str | None = None) -> str:
+    """Deployment-wide ``q`` quantile of a vLLM histogram over the window; with
+    ``over_replicas`` (``min``, ``max``), that aggregation of each replica's own quantile."""
     if not 0 < q < 1:
         raise ValueError(f"q: must be in (0, 1), got {q}")
     if family(name).type != "histogram":
         raise ValueError(f"name: {name} is not a histogram")
     w = duration(window_s)
-    exprs = [
-        f"histogram_quantile({q:g}, sum by (le) (rate({n}_bucket{sel.render()}[{w}])))"
-        for n in names_for(name)
-    ]
+    by = "le" if over_replicas is None else f"{sel.replica_label}, le"
+    exprs = [f"histogram_quantile({q:g}, sum by ({by}) (rate({n}_bucket{sel.render()}[{w}])))" for n in names_for(name)]
+    if over_replicas is not None:
+        exprs = [f"{over_replicas}({e})" for e in exprs]
     return _first_of(exprs)
 
 
@@ -135,13 +136,7 @@ def ttft_quantile(q: float, sel: Selector, window_s: float) -> str:
 def ttft_p95_fastest_replica(sel: Selector, window_s: float) -> str:
     """The lowest of the replicas' own TTFT p95s over the window: while one replica is slow and
     another still serves at its usual latency, the slowness is the replica's, not the load's."""
-    w = duration(window_s)
-    exprs = [
-        f"min(histogram_quantile(0.95, sum by ({sel.replica_label}, le) "
-        f"(rate({n}_bucket{sel.render()}[{w}]))))"
-        for n in names_for("vllm:time_to_first_token_seconds")
-    ]
-    return _first_of(exprs)
+    return histogram_quantile("vllm:time_to_first_token_seconds", 0.95, sel, window_s, over_replicas="min")
 
 
 def itl_quantile(q: float, sel: Selector, window_s: float) -> str:

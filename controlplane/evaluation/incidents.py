@@ -236,7 +236,6 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
             if rep.hung_since is None and not rep.down:
                 for ev in rep.engine.advance(now):
                     if ev.kind == FIRST_TOKEN:
-                        events.append((ev.time, "ttft", ev.time - arrived[ev.req_id]))
                         events.append((ev.time, f"ttft@{j}", ev.time - arrived[ev.req_id]))
                     elif ev.kind == FINISHED and ev.stats is not None:
                         del arrived[ev.req_id]
@@ -273,11 +272,11 @@ def _quantile(values: list[float], bounds: tuple[float, ...], weights: list[floa
 
 def _signals(at: float, fleet: list[_Replica], events: deque[tuple[float, str, float]], now: float,
              window_s: float) -> Signals:
-    by: dict[str, list[float]] = {"ttft": [], "e2e": [], "itl": [], "itl_n": [], "error": [], "log": []}
+    by: dict[str, list[float]] = {"e2e": [], "itl": [], "itl_n": [], "error": [], "log": []}
     for _, kind, value in events:
         by.setdefault(kind, []).append(value)
-    per_replica = [q for q in (_quantile(v, TTFT_BUCKETS) for k, v in by.items() if k.startswith("ttft@"))
-                   if math.isfinite(q)]
+    ttft = {k: v for k, v in by.items() if k.startswith("ttft@")}  # first tokens by replica
+    per_replica = [q for q in (_quantile(v, TTFT_BUCKETS) for v in ttft.values()) if math.isfinite(q)]
     finished = len(by["e2e"]) + len(by["error"])
     up = [rep for rep in fleet if not rep.down and rep.hung_since is None and now >= rep.ready_at]
 
@@ -291,7 +290,7 @@ def _signals(at: float, fleet: list[_Replica], events: deque[tuple[float, str, f
         "bench/incidents", at,
         request_rate=Reading.of(finished / window_s, at),
         error_ratio=reading(len(by["error"]) / finished if finished else math.nan, none),
-        ttft_p95=reading(_quantile(by["ttft"], TTFT_BUCKETS), none),
+        ttft_p95=reading(_quantile([x for v in ttft.values() for x in v], TTFT_BUCKETS), none),
         ttft_p95_fastest_replica=reading(min(per_replica) if per_replica else math.nan, none),
         e2e_p95=reading(_quantile(by["e2e"], E2E_BUCKETS), none),
         itl_p95=reading(_quantile(by["itl"], ITL_BUCKETS, by["itl_n"]), none),

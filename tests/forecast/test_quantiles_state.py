@@ -144,13 +144,20 @@ def test_auto_state_restores_through_the_base_module() -> None:
         assert got[q] == pytest.approx(want[q], rel=1e-5)
 
 
+def _turns_volatile(seed: int, level: float, before: tuple[int, float], after: tuple[int, float],
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Minute samples around ``level``: ``before[0]`` with noise sd ``before[1]``, then ``after``."""
+    rng = np.random.default_rng(seed)
+    t = (np.arange(before[0] + after[0]) + 1) * 60.0
+    y = level + np.concatenate([rng.normal(0, before[1], before[0]), rng.normal(0, after[1], after[0])])
+    return t, y
+
+
 def test_bands_follow_a_series_that_turns_more_volatile_after_the_fit() -> None:
     # fitted on N(0, 5) noise around 100, then scored where the noise is N(0, 20): bands that
     # stayed as fitted would cover about 25 % (1.28 x 5 / 20 standard deviations); the settled
     # errors of the new span widen them, and over the second half they cover near 90 %
-    rng = np.random.default_rng(3)
-    t = (np.arange(2600) + 1) * 60.0
-    y = 100.0 + np.concatenate([rng.normal(0, 5, 1000), rng.normal(0, 20, 1600)])
+    t, y = _turns_volatile(3, 100.0, (1000, 5.0), (1600, 20.0))
     f = make_forecaster("last_value", max_horizon_s=300.0)
     f.fit(t[:1000], y[:1000])
     fixed = f.residuals
@@ -164,9 +171,7 @@ def test_bands_follow_a_series_that_turns_more_volatile_after_the_fit() -> None:
 def test_updated_settles_errors_like_rolling_and_survives_a_restart() -> None:
     # the live path (updated, one observation at a time, with a JSON restart midway) ends
     # with the same bands as one rolling pass over the same observations
-    rng = np.random.default_rng(5)
-    t = (np.arange(1400) + 1) * 60.0
-    y = 50.0 + np.concatenate([rng.normal(0, 2, 1000), rng.normal(0, 8, 400)])
+    t, y = _turns_volatile(5, 50.0, (1000, 2.0), (400, 8.0))
     f = make_forecaster("mean_reverting", max_horizon_s=600.0)
     f.fit(t[:1000], y[:1000])
     live = f
