@@ -81,9 +81,11 @@ def compare(
     series_step_s: float = 60.0,
     on_progress: Callable[[str, int], None] | None = None,
     timer: Callable[[], float] | None = None,
+    hindsight_replays: int = 300,
 ) -> Comparison:
-    """Simulate each named policy (``oracle`` is computed as a bound, ``hindsight`` searched)
-    under the same config. ``timer`` (seconds, e.g. ``time.perf_counter``) times each one."""
+    """Simulate each named policy (``oracle`` is computed as a bound, ``hindsight`` searched with at
+    most ``hindsight_replays`` replays) under the same config. ``timer`` (seconds, e.g.
+    ``time.perf_counter``) times each one."""
     runs: dict[str, RunResult] = {}
     wall: dict[str, float] = {}
     oracle = None
@@ -102,7 +104,8 @@ def compare(
             )
             continue
         if name == "hindsight":
-            hindsight = hindsight_schedule(trace, config, slo, min_replicas=ctx.policy.min_replicas)
+            hindsight = hindsight_schedule(trace, config, slo, min_replicas=ctx.policy.min_replicas,
+                                           max_simulations=hindsight_replays)
             runs[name] = hindsight.run
             if on_progress is not None:
                 on_progress(name, len(trace))

@@ -56,3 +56,18 @@ def test_hindsight_and_attainable_share_are_reported(tmp_path: Path, capsys) -> 
     assert ref["gpu_hours_vs_hindsight"] == 1.0
     assert rows["oracle"]["gpu_hours"] <= ref["gpu_hours"]
     assert ref["simulations"] >= 1 and ref["wall_s"] > 0
+
+
+def test_a_capped_hindsight_search_says_it_was_cut_short(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    trace = tmp_path / "tiny.csv"
+    _azure_csv(trace)
+    common = ["bench", "autoscale", "--trace", str(trace), "--slo-ttft", "0.05", "--cold-start-s", "20",
+              "--policies", "hindsight"]
+    assert main([*common, "--out", str(tmp_path / "one"), "--hindsight-replays", "1"]) == 0
+    printed = capsys.readouterr().out
+    ref = json.loads((tmp_path / "one" / "results.json").read_text())["policies"][0]
+    assert ref["simulations"] == 1
+    assert "stopped at --hindsight-replays 1" in printed
+    # the cap is checked before the trace is read, and named
+    assert main([*common, "--out", str(tmp_path / "zero"), "--hindsight-replays", "0"]) == 2
+    assert "--hindsight-replays: must be >= 1" in capsys.readouterr().err
