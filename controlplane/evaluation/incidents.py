@@ -35,6 +35,13 @@ from the requests finished in the window, latency p95 with Prometheus'
 per token gap, as vLLM does, with the request's mean gap), gauges (waiting, running, KV usage)
 from the replicas whose metrics answer. A reading with no data is missing,
 never zero.
+
+When a fault first shows (``replay(..., exposed=)``): a latency fault when the
+slowed replica holds or receives its first request, an error fault at its first
+failed request, a hang, crash or KV leak at once (gauges, readiness and the
+replica count show them with no traffic). A fault on a replica that no request
+reaches (a gap in the traffic) cannot show in any metric until one does;
+:func:`detection_delays` measures from that moment too.
 """
 
 from __future__ import annotations
@@ -54,7 +61,8 @@ from controlplane.protocols import ReplicaStatus
 from controlplane.signals import Reading, Signals
 from controlplane.sim.observe import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS, histogram_quantile
 
-__all__ = ["FAULT_KINDS", "Fault", "Burst", "plan", "with_bursts", "Tick", "replay", "Outcome", "score_onsets"]
+__all__ = ["FAULT_KINDS", "Fault", "Burst", "plan", "with_bursts", "Tick", "replay", "Outcome", "score_onsets",
+           "detection_delays"]
 
 FAULT_KINDS = ("latency", "errors", "hang", "crash", "kv_leak")
 READINESS_S = 30.0  # three failed 10 s probes
@@ -158,8 +166,10 @@ class _Replica:
 
 def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults: Sequence[Fault],
            profile: PerformanceProfile, replicas: int = 2, tick_s: float = 15.0, window_s: float = 60.0,
-           epoch: float = 0.0, seed: int = 0) -> Iterator[Tick]:
-    """Drive a fixed fleet with the arrivals and faults; yield one :class:`Tick` per ``tick_s``."""
+           epoch: float = 0.0, seed: int = 0, exposed: dict[int, float] | None = None) -> Iterator[Tick]:
+    """Drive a fixed fleet with the arrivals and faults; yield one :class:`Tick` per ``tick_s``.
+    ``exposed``, when given, is filled with ``faults[k]``'s first showing (trace seconds) under key ``k``
+    (module docstring); a fault that never shows has no key."""
     if replicas < 1:
         raise ValueError("replicas: must be >= 1")
     rng = np.random.default_rng(seed)
@@ -172,6 +182,9 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
         if not 0 <= f.replica < replicas:
             raise ValueError(f"fault.replica: {f.replica} is not in 0..{replicas - 1}")
         by_replica.setdefault(f.replica, []).append(f)
+    index = {id(f): k for k, f in enumerate(faults)}
+    shown = exposed if exposed is not None else {}
+    slowed: dict[int, int] = {}  # replica -> index of its latency fault until it shows
     events: deque[tuple[float, str, float]] = deque()  # (time, kind, value) for the window
     arrived: dict[Hashable, float] = {}
     next_rid = 0
@@ -192,8 +205,14 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                 if key not in started and f.start_s < now:
                     started.add(key)
                     t0 = max(f.start_s, now - tick_s)
+                    if f.kind in ("hang", "crash", "kv_leak"):
+                        shown.setdefault(index[key], t0)
                     if f.kind == "latency":
                         rep.engine.set_slowdown(f.size, t0)
+                        if rep.engine.num_running + rep.engine.num_waiting:
+                            shown.setdefault(index[key], t0)
+                        else:
+                            slowed[r] = index[key]
                     elif f.kind == "hang":
                         rep.hung_since = t0
                     elif f.kind == "crash":
@@ -205,6 +224,7 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                     t1 = max(f.end_s, now - tick_s)
                     if f.kind == "latency":
                         rep.engine.set_slowdown(1.0, t1)
+                        slowed.pop(r, None)
                     elif f.kind == "kv_leak":
                         rep.leaked = 0
                         rep.engine.set_kv_capacity(profile.kv_cache_tokens, t1)
@@ -214,7 +234,8 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                     share = f.size * min(1.0, max(0.0, now - tick_s - f.start_s) / f.duration_s)
                     rep.leaked = min(profile.kv_cache_tokens - 1, int(profile.kv_cache_tokens * share))
                     rep.engine.set_kv_capacity(profile.kv_cache_tokens - rep.leaked, max(now - tick_s, f.start_s))
-        error_share = {f.replica: f.size for f in faults if f.kind == "errors" and f.start_s < now <= f.end_s}
+        error_share = {f.replica: (f.size, index[id(f)]) for f in faults
+                       if f.kind == "errors" and f.start_s < now <= f.end_s}
         # Arrivals of this tick, round-robin over the replicas in rotation.
         while i < n and arrival_s[i] <= now:
             t = float(arrival_s[i])
@@ -223,10 +244,13 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                 j = in_rotation[rr % len(in_rotation)]
                 rr += 1
                 rep = fleet[j]
-                if j in error_share and rng.random() < error_share[j]:
+                if j in error_share and rng.random() < error_share[j][0]:
+                    shown.setdefault(error_share[j][1], t)
                     events.append((t, "error", 0.0))
                     events.append((t, "log", 1.0))
                 elif rep.hung_since is None:
+                    if j in slowed:
+                        shown.setdefault(slowed.pop(j), t)
                     p = int(min(prompt[i], limit - 1))
                     rep.engine.submit(next_rid, t, p, int(max(1, min(output[i], limit - p))))
                     arrived[next_rid] = t
@@ -314,6 +338,20 @@ class Outcome:
     @property
     def false_per_day(self) -> float:
         return self.false_alerts / self.days if self.days else math.nan
+
+
+def detection_delays(faults: Sequence[Fault], delays: Sequence[float | None],
+                     exposed: dict[int, float]) -> list[float | None]:
+    """Per fault (``delays[k]`` from ``faults[k]``'s start, None: missed), the delay from its first
+    showing instead (``exposed`` as :func:`replay` fills it): an alert before the fault showed
+    counts as 0; a fault that never showed gives None."""
+    out: list[float | None] = []
+    for k, (f, d) in enumerate(zip(faults, delays, strict=True)):
+        if d is None or k not in exposed:
+            out.append(None)
+        else:
+            out.append(max(0.0, f.start_s + d - exposed[k]))
+    return out
 
 
 def score_onsets(ticks: Sequence[float], onsets: Sequence[bool], faults: Sequence[Fault], epoch: float,

@@ -129,6 +129,11 @@ def test_incidents_run_without_any_data_and_report_every_fault(tmp_path: Path,
     summary = json.loads((out / "incidents.json").read_text())
     (scenario,) = summary["scenarios"]
     assert len(scenario["faults"]) == 2 and scenario["days"] == pytest.approx(0.45, abs=0.01)
-    assert "detected within 120 s: " in printed and "NAB score of the alert onsets" in printed
+    assert "detected within 120 s of the fault's start: " in printed and "NAB score of the alert onsets" in printed
+    assert "of its first showing in the metrics: " in printed
+    for f in scenario["faults"]:
+        assert f["shown_after_s"] is None or f["shown_after_s"] >= 0.0
+        if f["detected_after_shown_s"] is not None:
+            assert f["detected_after_s"] is not None
     starts = [f["start_h"] for f in scenario["faults"]]
     assert starts[0] >= 4.0 and starts[1] - starts[0] >= 2.0

@@ -135,3 +135,33 @@ def test_onsets_score_delay_false_alerts_and_nab() -> None:
     assert 80.0 < out.nab["standard"] < 100.0
     missed = inc.score_onsets(ticks, [False] * 2000, [fault], 0.0, [STANDARD])
     assert missed.delays == (None,) and missed.nab["standard"] == 0.0 and not math.isnan(missed.false_per_day)
+
+
+def test_a_fault_shows_when_the_first_request_meets_it() -> None:
+    # No request between 3,500 s and 3,900 s: a fault starting at 3,600 s cannot show before 3,900 s.
+    t, p, o = _traffic()
+    keep = (t < 3500.0) | (t >= 3900.0)
+    t, p, o = t[keep], p[keep], o[keep]
+    faults = [inc.Fault("errors", FAULT_AT, FAULT_FOR, 0.5, replica=1),
+              inc.Fault("latency", FAULT_AT, FAULT_FOR, 4.0, replica=0),
+              inc.Fault("kv_leak", FAULT_AT + 1200, FAULT_FOR, 0.5, replica=0)]
+    exposed: dict[int, float] = {}
+    list(inc.replay(t, p, o, faults, H100, exposed=exposed))
+    first = float(t[t >= 3900.0][0])
+    # the errored request is one of the first few routed to replica 1 after the gap
+    assert first <= exposed[0] < first + 10.0
+    assert first <= exposed[1] < first + 5.0  # the first request routed to replica 0
+    assert exposed[2] == FAULT_AT + 1200  # the gauges show a leak with no traffic at all
+    # an alert 20 s after the first showing: 320 s after the start, 20 s after it showed
+    delays = inc.detection_delays(faults, [exposed[0] - FAULT_AT + 20.0, None, 5.0], exposed)
+    assert delays[0] == pytest.approx(20.0) and delays[1] is None and delays[2] == 5.0
+    # an alert before the fault showed counts as 0; a fault that never showed has no delay
+    assert inc.detection_delays(faults[:1], [60.0], exposed) == [0.0]
+    assert inc.detection_delays(faults[:1], [60.0], {}) == [None]
+
+
+def test_a_fault_on_a_busy_replica_shows_at_its_start() -> None:
+    faults = [inc.Fault("latency", FAULT_AT, FAULT_FOR, 4.0, replica=0)]
+    exposed: dict[int, float] = {}
+    list(inc.replay(*_traffic(rate=20.0), faults, H100, exposed=exposed))
+    assert FAULT_AT <= exposed[0] < FAULT_AT + 1.0
