@@ -245,12 +245,14 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                 rr += 1
                 rep = fleet[j]
                 if j in error_share and rng.random() < error_share[j][0]:
-                    shown.setdefault(error_share[j][1], t)
+                    k_fault = error_share[j][1]
+                    shown.setdefault(k_fault, max(t, faults[k_fault].start_s))  # the tick applies it to all its arrivals
                     events.append((t, "error", 0.0))
                     events.append((t, "log", 1.0))
                 elif rep.hung_since is None:
                     if j in slowed:
-                        shown.setdefault(slowed.pop(j), t)
+                        k_fault = slowed.pop(j)
+                        shown.setdefault(k_fault, max(t, faults[k_fault].start_s))
                     p = int(min(prompt[i], limit - 1))
                     rep.engine.submit(next_rid, t, p, int(max(1, min(output[i], limit - p))))
                     arrived[next_rid] = t
