@@ -63,6 +63,7 @@ def _scenario(name: str, arrivals: tuple[np.ndarray, np.ndarray, np.ndarray], da
 
     duration = days * 86400.0
     faults, bursts = inc.plan(duration, seed)
+    faults = sorted(faults, key=lambda f: f.start_s)  # the order score_onsets reports delays in
     t, p, o = inc.with_bursts(*arrivals, bursts, seed)
     policy = parse_policy({"name": "bench", "target": {"kind": "kubernetes", "deployment": "vllm"}})
     advisor = AnomalyAdvisor()
@@ -82,11 +83,7 @@ def _scenario(name: str, arrivals: tuple[np.ndarray, np.ndarray, np.ndarray], da
     wall = time.perf_counter() - started
     profiles = parse_profiles(_NAB_PROFILES)
     outcome = inc.score_onsets(now_s, onsets, faults, EPOCH, list(profiles.values()))
-    ordered = sorted(faults, key=lambda x: x.start_s)
-    delay_of = {id(f): d for f, d in zip(ordered, outcome.delays, strict=True)}
-    from_shown = inc.detection_delays(faults, [delay_of[id(f)] for f in faults], exposed)
-    shown_after = {id(f): None if k not in exposed else round(exposed[k] - f.start_s, 1) for k, f in enumerate(faults)}
-    after_shown = {id(f): None if d is None else round(d, 1) for f, d in zip(faults, from_shown, strict=True)}
+    from_shown = inc.detection_delays(faults, outcome.delays, exposed)
     rel = np.asarray(now_s) - EPOCH
     false_names: dict[str, int] = {}
     in_burst = 0
@@ -101,13 +98,18 @@ def _scenario(name: str, arrivals: tuple[np.ndarray, np.ndarray, np.ndarray], da
         "bursts": len(bursts),
         "faults": [{"kind": f.kind, "start_h": round(f.start_s / 3600.0, 2), "minutes": round(f.duration_s / 60.0, 1),
                     "size": round(f.size, 3), "replica": f.replica,
-                    "detected_after_s": None if d is None else round(d, 1),
-                    "shown_after_s": shown_after[id(f)], "detected_after_shown_s": after_shown[id(f)]}
-                   for f, d in zip(ordered, outcome.delays, strict=True)],
+                    "detected_after_s": _round(d),
+                    "shown_after_s": _round(exposed[k] - f.start_s) if k in exposed else None,
+                    "detected_after_shown_s": _round(from_shown[k])}
+                   for k, (f, d) in enumerate(zip(faults, outcome.delays, strict=True))],
         "false_alerts": outcome.false_alerts, "false_alerts_per_day": round(outcome.false_per_day, 2),
         "false_alerts_near_bursts": in_burst, "false_alerts_by_finding": false_names,
         "nab": {k: round(v, 1) for k, v in outcome.nab.items()}, "wall_s": round(wall, 1),
     }
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 _NAB_PROFILES = {

@@ -175,14 +175,13 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
     rng = np.random.default_rng(seed)
     limit = profile.max_model_len
     fleet = [_Replica(profile, 0.0) for _ in range(replicas)]
-    by_replica: dict[int, list[Fault]] = {}
-    for f in faults:
+    by_replica: dict[int, list[tuple[int, Fault]]] = {}
+    for k, f in enumerate(faults):
         if f.kind not in FAULT_KINDS:
             raise ValueError(f"fault.kind: {f.kind!r} is not one of {', '.join(FAULT_KINDS)}")
         if not 0 <= f.replica < replicas:
             raise ValueError(f"fault.replica: {f.replica} is not in 0..{replicas - 1}")
-        by_replica.setdefault(f.replica, []).append(f)
-    index = {id(f): k for k, f in enumerate(faults)}
+        by_replica.setdefault(f.replica, []).append((k, f))
     shown = exposed if exposed is not None else {}
     slowed: dict[int, int] = {}  # replica -> index of its latency fault until it shows
     events: deque[tuple[float, str, float]] = deque()  # (time, kind, value) for the window
@@ -200,19 +199,19 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
         # Fault starts and ends due in this tick, applied at the tick's start.
         for r, fs in by_replica.items():
             rep = fleet[r]
-            for f in fs:
+            for fk, f in fs:
                 key = id(f)
                 if key not in started and f.start_s < now:
                     started.add(key)
                     t0 = max(f.start_s, now - tick_s)
                     if f.kind in ("hang", "crash", "kv_leak"):
-                        shown.setdefault(index[key], t0)
+                        shown.setdefault(fk, t0)
                     if f.kind == "latency":
                         rep.engine.set_slowdown(f.size, t0)
                         if rep.engine.num_running + rep.engine.num_waiting:
-                            shown.setdefault(index[key], t0)
+                            shown.setdefault(fk, t0)
                         else:
-                            slowed[r] = index[key]
+                            slowed[r] = fk
                     elif f.kind == "hang":
                         rep.hung_since = t0
                     elif f.kind == "crash":
@@ -234,8 +233,8 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                     share = f.size * min(1.0, max(0.0, now - tick_s - f.start_s) / f.duration_s)
                     rep.leaked = min(profile.kv_cache_tokens - 1, int(profile.kv_cache_tokens * share))
                     rep.engine.set_kv_capacity(profile.kv_cache_tokens - rep.leaked, max(now - tick_s, f.start_s))
-        error_share = {f.replica: (f.size, index[id(f)]) for f in faults
-                       if f.kind == "errors" and f.start_s < now <= f.end_s}
+        failing = {f.replica: (fk, f) for fk, f in enumerate(faults)
+                   if f.kind == "errors" and f.start_s < now <= f.end_s}
         # Arrivals of this tick, round-robin over the replicas in rotation.
         while i < n and arrival_s[i] <= now:
             t = float(arrival_s[i])
@@ -244,15 +243,15 @@ def replay(arrival_s: np.ndarray, prompt: np.ndarray, output: np.ndarray, faults
                 j = in_rotation[rr % len(in_rotation)]
                 rr += 1
                 rep = fleet[j]
-                if j in error_share and rng.random() < error_share[j][0]:
-                    k_fault = error_share[j][1]
-                    shown.setdefault(k_fault, max(t, faults[k_fault].start_s))  # the tick applies it to all its arrivals
+                if j in failing and rng.random() < failing[j][1].size:
+                    # the tick applies the fault to all its arrivals: it shows from its start at the earliest
+                    shown.setdefault(failing[j][0], max(t, failing[j][1].start_s))
                     events.append((t, "error", 0.0))
                     events.append((t, "log", 1.0))
                 elif rep.hung_since is None:
                     if j in slowed:
-                        k_fault = slowed.pop(j)
-                        shown.setdefault(k_fault, max(t, faults[k_fault].start_s))
+                        fk = slowed.pop(j)
+                        shown.setdefault(fk, max(t, faults[fk].start_s))
                     p = int(min(prompt[i], limit - 1))
                     rep.engine.submit(next_rid, t, p, int(max(1, min(output[i], limit - p))))
                     arrived[next_rid] = t
