@@ -45,11 +45,27 @@ E2E_BUCKETS = (
 # the Signals field of each latency p95 -> the bounds of the histogram it is taken from
 LATENCY_BUCKETS = {"ttft_p95": TTFT_BUCKETS, "itl_p95": ITL_BUCKETS, "e2e_p95": E2E_BUCKETS}
 
+
+def build_1_2_5_buckets(max_value: int) -> list[int]:
+    """1, 2, 5, 10, 20, 50, ... up to ``max_value``: the bounds of vLLM's token-count
+    histograms (``vllm:request_prompt_tokens``, ``vllm:request_generation_tokens``), which
+    vLLM builds from the served ``max_model_len`` (+Inf implied)."""
+    out: list[int] = []
+    exponent = 0
+    while True:
+        for m in (1, 2, 5):
+            v = m * 10**exponent
+            if v > max_value:
+                return out
+            out.append(v)
+        exponent += 1
+
 __all__ = [
     "TTFT_BUCKETS",
     "ITL_BUCKETS",
     "E2E_BUCKETS",
     "LATENCY_BUCKETS",
+    "build_1_2_5_buckets",
     "MetricFamily",
     "VLLM",
     "VLLM_ALIASES",

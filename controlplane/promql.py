@@ -33,6 +33,7 @@ __all__ = [
     "kv_cache_usage_max",
     "histogram_quantile",
     "ttft_quantile",
+    "prompt_size_buckets",
     "ttft_p95_fastest_replica",
     "itl_quantile",
     "e2e_quantile",
@@ -127,6 +128,14 @@ def histogram_quantile(name: str, q: float, sel: Selector, window_s: float, over
     if over_replicas is not None:
         exprs = [f"{over_replicas}({e})" for e in exprs]
     return _first_of(exprs)
+
+
+def prompt_size_buckets(sel: Selector, window_s: float) -> str:
+    """Requests/s per ``le`` of vLLM's prompt-size histogram over the window, summed over the
+    replicas (one series per bucket bound, +Inf included): the size mix sizing models."""
+    w = duration(window_s)
+    name = "vllm:request_prompt_tokens"
+    return _first_of([f"sum by (le) (rate({n}_bucket{sel.render()}[{w}]))" for n in names_for(name)])
 
 
 def ttft_quantile(q: float, sel: Selector, window_s: float) -> str:

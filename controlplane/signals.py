@@ -114,6 +114,9 @@ class Signals:
     gpu_memory_used_bytes: Reading = field(default_factory=_missing)
     ready_replicas: Reading = field(default_factory=_missing)
     log_error_rate: Reading = field(default_factory=_missing)
+    # vLLM's prompt-size histogram over the rate window: (bucket upper bound in tokens, requests/s
+    # at or under it), cumulative, +Inf last; empty when not collected or no request finished
+    prompt_size_buckets: tuple[tuple[float, float], ...] = ()
 
     def readings(self) -> dict[str, Reading]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SIGNAL_UNITS}
@@ -125,6 +128,8 @@ class Signals:
         out: dict[str, Any] = {"target": self.target, "collected_at": self.collected_at}
         for name, r in self.readings().items():
             out[name] = r.to_dict()
+        # JSON has no Infinity: the +Inf bound is written as the string "+Inf", as Prometheus does
+        out["prompt_size_buckets"] = [["+Inf" if math.isinf(le) else le, v] for le, v in self.prompt_size_buckets]
         return out
 
     @staticmethod
@@ -134,6 +139,11 @@ class Signals:
             if name in data and data[name] is not None:
                 d = data[name]
                 kwargs[name] = Reading(d.get("value"), d.get("reason"), d.get("at"))
+        buckets = data.get("prompt_size_buckets") or ()
+        try:
+            kwargs["prompt_size_buckets"] = tuple((float(le), float(v)) for le, v in buckets)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"prompt_size_buckets: expected [[le, requests/s], ...], got {buckets!r}") from exc
         return Signals(**kwargs)
 
 

@@ -18,15 +18,25 @@ and panic triggers beside it, not the sizing. Per tick:
   than the mean. A flat Poisson stream gives ``D`` close to its mean (the
   within-minute variability is in the capacity figure, below); a trace with
   minute-scale bursts gives the burst level; a daily cycle moves ``D`` with it.
-* **capacity** ``c``: requests/s one replica sustains with the TTFT and ITL p95
-  within the SLO, for the mean request size of the last
-  ``capacity_window_s`` (:func:`~controlplane.advisors.planner.model_capacity`, as the
-  predictive floor models it; a prompt's cached share, from the prefix-cache hit ratio, is
-  not prefilled), times the online correction of
-  :class:`~controlplane.capacity.model.CapacityEstimator` fed with what the
-  fleet sustained (:class:`~controlplane.advisors.planner.CapacityEvidence`, the same
-  gate as the predictive floor's).
-* the ask: ``ceil(D / c)``.
+* **fleet size** ``N``: the smallest fleet of the profile's replicas, behind a
+  least-outstanding router, that keeps ``min(slo.objective, attainable - 0.5 points)``
+  of the requests of a Poisson stream at ``D`` within the TTFT SLO, the requests
+  drawn from the size mix of the last ``capacity_window_s``: vLLM's prompt-size
+  histogram (``vllm:request_prompt_tokens``, its tail included), the mean output, the
+  prefix-cache hit ratio (:func:`~controlplane.capacity.fleet.fleet_size_at_slo`). A
+  fleet, not one replica times N: the same load per replica holds more of the SLO on a
+  bigger fleet when prompts are heavy-tailed. ``attainable`` is the share of the mix
+  whose TTFT alone on an idle replica is within the SLO: no fleet holds more, so the
+  target never asks for what no replica count can give. Without a histogram (a source
+  that does not collect it) the mix is the mean prompt alone.
+* **online correction**: the modelled capacity ``D / N`` requests/s per replica,
+  lowered (never raised past the model) by
+  :class:`~controlplane.capacity.model.CapacityEstimator` when the fleet misses the SLO
+  below it (:class:`~controlplane.advisors.planner.CapacityEvidence`, the predictive
+  floor's gate). The evidence is the TTFT p95, so it is read only when the target share
+  is at least 95 %: when fewer can meet the SLO at any scale, the p95 misses at every
+  load and says nothing about capacity.
+* the ask: ``ceil(D / c)`` with ``c`` the corrected capacity (``N`` while uncorrected).
 
 No demand observed yet, or a capacity that cannot be modelled, proposes
 nothing (the thresholds then size alone); a missing rate is a gap, never zero.
@@ -35,6 +45,7 @@ nothing (the thresholds then size alone); a missing rate is a gap, never zero.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +53,8 @@ from typing import Any
 import numpy as np
 
 from controlplane.advisors.history import RateHistory
-from controlplane.advisors.planner import CapacityEvidence, model_capacity, workload_key
+from controlplane.advisors.planner import CapacityEvidence
+from controlplane.capacity.fleet import SizeMix, fleet_size_at_slo
 from controlplane.capacity.model import CapacityEstimator
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.decision import Proposal
@@ -51,7 +63,7 @@ from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice
 from controlplane.signals import ReplicaStatus, Signals
 
-__all__ = ["DemandSizer", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
+__all__ = ["DemandSizer", "SizeRecord", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
 
 SOURCE = SIZING_SOURCE
 
@@ -76,12 +88,59 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 
 @dataclass(frozen=True)
 class SizingSettings:
-    """``capacity_window_s`` 600: the mean request size the capacity is modelled for (ten
-    minutes follows a change of mix within a start-up or two). ``evidence_window_s`` 60: one
-    (load, latency) pair per Prometheus rate window for the capacity correction."""
+    """``capacity_window_s`` 600: the size mix the fleet is modelled for (ten minutes follows a
+    change of mix within a start-up or two). ``evidence_window_s`` 60: one (load, latency) pair
+    per Prometheus rate window for the capacity correction. ``mix_tolerance`` 0.05: the fleet is
+    remodelled when the size mix moves by more than this total-variation distance (or the
+    demand leaves its 5 % grid cell), not for every tick's sampling noise."""
 
     capacity_window_s: float = 600.0
     evidence_window_s: float = 60.0
+    mix_tolerance: float = 0.05
+
+
+def _demand_cell(rate: float) -> float:
+    """The demand snapped up to a 5 % geometric grid: the fleet is modelled at or above it."""
+    return float(1.05 ** math.ceil(math.log(rate) / math.log(1.05) - 1e-9))
+
+
+@dataclass
+class SizeRecord:
+    """The prompt-size histograms of the recent ticks (cumulative requests/s per bound)."""
+
+    rows: deque[tuple[float, tuple[float, ...], tuple[float, ...]]] = field(default_factory=deque)
+
+    def observe(self, t: float, buckets: tuple[tuple[float, float], ...], keep_s: float) -> None:
+        if buckets and (not self.rows or t > self.rows[-1][0]):
+            self.rows.append((t, tuple(b for b, _ in buckets), tuple(v for _, v in buckets)))
+        while self.rows and self.rows[0][0] < t - keep_s:
+            self.rows.popleft()
+
+    def mix(self, now: float, window_s: float, output: float, cached: float) -> SizeMix | None:
+        """The mean histogram of the window's ticks (those with the newest bounds), as a mix."""
+        if not self.rows:
+            return None
+        bounds = self.rows[-1][1]
+        kept = [v for t, b, v in self.rows if b == bounds and t >= now - window_s]
+        if not kept:
+            return None
+        return SizeMix.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist(), output, cached)
+
+    def to_dict(self) -> list[list[Any]]:
+        return [[t, ["+Inf" if math.isinf(x) else x for x in b], list(v)] for t, b, v in self.rows]
+
+    @staticmethod
+    def from_dict(rows: list[list[Any]]) -> SizeRecord:
+        return SizeRecord(deque((float(t), tuple(float(x) for x in b), tuple(float(x) for x in v)) for t, b, v in rows))
+
+
+def _moved(old: SizeMix, new: SizeMix, tolerance: float) -> bool:
+    """Whether the mix moved past ``tolerance`` (total variation over the buckets, or 5 % of the output)."""
+    if old.bounds != new.bounds or old.exact != new.exact or old.cached_share != new.cached_share:
+        return True
+    if abs(new.output_tokens - old.output_tokens) > 0.05 * old.output_tokens:
+        return True
+    return 0.5 * sum(abs(a - b) for a, b in zip(old.shares, new.shares, strict=True)) > tolerance
 
 
 @dataclass
@@ -93,8 +152,10 @@ class DemandSizer:
     history: RateHistory | None = None
     capacity: CapacityEstimator | None = None
     capacity_detail: str = "not modelled yet"
-    _workload: tuple[float, float] | None = None
+    sizes: SizeRecord = field(default_factory=SizeRecord)
+    _modelled: tuple[SizeMix, float, float, float, int] | None = None  # mix, demand cell, SLO, objective, max
     _hit_ratio: float = 0.0
+    _p95_judges: bool = True
     _evidence: CapacityEvidence = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,36 +166,50 @@ class DemandSizer:
             self.history = RateHistory(max_age_s=history_s)
         self.history.max_age_s = float(history_s)  # a changed setting applies from the next sample
         self.history.observe(now, signals)
+        self.sizes.observe(now, signals.prompt_size_buckets, self.settings.capacity_window_s)
         hit = signals.prefix_cache_hit_ratio.value
         if hit is not None and math.isfinite(hit) and 0 <= hit <= 1:
             self._hit_ratio = float(hit)
-        self._evidence.feed(self.capacity, now, signals, status)
+        self._evidence.feed(self.capacity if self._p95_judges else None, now, signals, status)
 
-    def _model(self, policy: ScalingPolicy, now: float) -> float | None:
-        """The corrected capacity for the recent mean sizes, remodelled when they move to
-        another cell of :func:`workload_key`'s grid; None when it cannot be modelled."""
+    def _model(self, policy: ScalingPolicy, now: float, demand: float) -> float | None:
+        """The corrected per-replica capacity of the fleet modelled for the recent size mix at
+        ``demand``, remodelled when the mix or the demand's grid cell moves; None when it cannot
+        be modelled."""
         assert self.history is not None
-        sizes = self.history.mean_sizes(now, self.settings.capacity_window_s)
+        window = self.settings.capacity_window_s
+        sizes = self.history.mean_sizes(now, window)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        prompt = max(1.0, sizes[0] * (1.0 - self._hit_ratio))  # the cached share is not prefilled
-        w = workload_key(prompt, sizes[1])
-        key = (w.prompt_tokens, w.output_tokens)
-        if key != self._workload or self.capacity is None:
-            modelled, self.capacity_detail = model_capacity(self.profile, policy, prompt, sizes[1], self.capacity)
-            if modelled is None:
-                return None
-            self.capacity, self._workload = modelled, key
+        mix = self.sizes.mix(now, window, sizes[1], self._hit_ratio) or SizeMix.point(*sizes, self._hit_ratio)
+        cell = _demand_cell(demand)
+        slo = policy.slo
+        last = self._modelled
+        if (self.capacity is not None and last is not None and not _moved(last[0], mix, self.settings.mix_tolerance)
+                and last[1:] == (cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)):
+            return self.capacity.capacity
+        try:
+            fleet = fleet_size_at_slo(self.profile, mix, cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)
+        except ValueError as exc:
+            self.capacity_detail = f"fleet not modelled: {exc}"
+            return None
+        n = fleet.replicas if fleet.replicas is not None else policy.max_replicas
+        factor = self.capacity.factor if self.capacity is not None else 1.0
+        self.capacity = CapacityEstimator(cell / n, slo.ttft_p95_s, slo.itl_p95_s, max_factor=1.0, factor=factor)
+        self._modelled = (mix, cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)
+        self._p95_judges = fleet.target_share >= 0.95
+        judged = "" if self._p95_judges else "; the TTFT p95 cannot judge it (target under 95 %)"
+        self.capacity_detail = f"{self.profile.name}, {mix.describe()}: {fleet.detail}{judged}"
         return self.capacity.capacity
 
     def to_dict(self) -> dict[str, Any]:
-        """The rate record and the corrected capacity (the model is rebuilt from the profile)."""
+        """The rate and size record and the correction (the fleet model is rebuilt from the profile)."""
         return {
             "profile": self.profile.name,
             "history": None if self.history is None else self.history.to_dict(),
             "capacity": None if self.capacity is None else self.capacity.to_dict(),
             "capacity_detail": self.capacity_detail,
-            "workload": None if self._workload is None else list(self._workload),
+            "sizes": self.sizes.to_dict(),
             "hit_ratio": self._hit_ratio,
         }
 
@@ -142,14 +217,13 @@ class DemandSizer:
     def from_dict(d: dict[str, Any], profile: PerformanceProfile, settings: SizingSettings) -> DemandSizer:
         if d.get("profile") != profile.name:
             raise ValueError(f"profile: state is for {d.get('profile')!r}, the policy runs {profile.name!r}")
-        w = d.get("workload")
         sizer = DemandSizer(
             profile, settings,
             history=None if d.get("history") is None else RateHistory.from_dict(d["history"]),
             capacity=None if d.get("capacity") is None else CapacityEstimator.from_dict(d["capacity"]),
             capacity_detail=str(d.get("capacity_detail", "not modelled yet")),
+            sizes=SizeRecord.from_dict(d.get("sizes") or []),
         )
-        sizer._workload = None if w is None else (float(w[0]), float(w[1]))
         sizer._hit_ratio = float(d.get("hit_ratio", 0.0))
         return sizer
 
@@ -160,13 +234,15 @@ class DemandSizer:
         seen = np.isfinite(r)
         if not seen.any():
             return Proposal(SOURCE, None, "no request rate observed yet")
-        cap = self._model(policy, now)
-        if cap is None or not cap > 0:
-            return Proposal(SOURCE, None, self.capacity_detail)
         q = policy.slo.objective
         now_rate = float(r[seen][-1])
         level = weighted_quantile(r[seen], r[seen], q)
         demand = max(level, now_rate)
+        if not demand > 0:
+            return Proposal(SOURCE, 0, "demand 0 req/s: no request in the last history")
+        cap = self._model(policy, now, demand)
+        if cap is None or not cap > 0:
+            return Proposal(SOURCE, None, self.capacity_detail)
         n = max(0, math.ceil(demand / cap - 1e-9))
         factor = self.capacity.factor if self.capacity is not None else 1.0
         span = float(t[seen][-1] - t[seen][0])
@@ -174,7 +250,7 @@ class DemandSizer:
             SOURCE, n,
             f"demand {demand:.4g} req/s (the rate under which {q:.0%} of the last {span:.0f} s of requests"
             f" arrived: {level:.4g}; now {now_rate:.4g}) / capacity {cap:.4g} req/s per replica"
-            f" ({self.capacity_detail}, x{factor:.3f} observed) -> {n}",
+            f" ({self.capacity_detail}; x{factor:.3f} observed) -> {n}",
         )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from controlplane.capacity.engine import FINISHED, FIRST_TOKEN, ReplicaEngine
 from controlplane.capacity.profile import PerformanceProfile
+from controlplane.catalog import build_1_2_5_buckets
 from controlplane.signals import Reading, Signals
 from controlplane.sim.observe import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS, Histogram, Scrape
 
@@ -86,6 +87,7 @@ class Fleet:
         self.itl = [math.nan] * n
         self.served_by = [-1] * n
         self.h_ttft, self.h_itl, self.h_e2e = Histogram(TTFT_BUCKETS), Histogram(ITL_BUCKETS), Histogram(E2E_BUCKETS)
+        self.h_prompt = Histogram(tuple(float(b) for b in build_1_2_5_buckets(profile.max_model_len)))
         self.finished = self.finished_prompt = self.finished_gen = 0
         self.replicas: list[Replica] = []
         self.routable: list[int] = []  # ready, in the order they became ready
@@ -248,6 +250,7 @@ class Fleet:
                     self.h_itl.observe(gap, gen - 1)
                 self.finished += 1
                 self.finished_prompt += st.prompt_tokens
+                self.h_prompt.observe(st.prompt_tokens)
                 self.finished_gen += gen
                 self.in_flight -= 1
                 self.last_finish = ev.time
@@ -306,6 +309,7 @@ class Fleet:
             waiting, running,
             sum(kv) / len(kv) if kv else None, max(kv) if kv else None,
             sum(utils) / len(utils) if utils else None, self.n_ready, queried, hits,
+            tuple(self.h_prompt.counts), self.h_prompt.bounds,
         )
 
     def direct(self, target: str, at: float) -> Signals:

@@ -111,6 +111,8 @@ class Scrape:
     ready: int
     prefix_queried: int = 0  # prompt tokens looked up in prefix caches, cumulative
     prefix_hits: int = 0  # of those, found cached
+    prompt: tuple[int, ...] = ()  # finished requests per prompt-size bucket (last: +Inf), cumulative over time
+    prompt_bounds: tuple[float, ...] = ()  # its finite bucket bounds, tokens
 
 
 class PromView:
@@ -158,7 +160,7 @@ class PromView:
                          "error_ratio", "ttft_p50", "ttft_p95", "ttft_p99", "itl_p95", "e2e_p95",
                          "prefix_cache_hit_ratio"):
                 r[name] = Reading.missing(why, at)
-            return Signals(target=self.target, collected_at=now, **r)
+            return Signals(target=self.target, collected_at=now).with_readings(**r)
         done = last.finished - first.finished
         r["request_rate"] = Reading.of(done / span, at)
         r["prompt_tokens_rate"] = Reading.of((last.prompt_tokens - first.prompt_tokens) / span, at)
@@ -179,7 +181,22 @@ class PromView:
         r["itl_p95"] = Reading.of(histogram_quantile(0.95, ITL_BUCKETS, itl), at)
         e2e = [a - b for a, b in zip(last.e2e, first.e2e, strict=True)]
         r["e2e_p95"] = Reading.of(histogram_quantile(0.95, E2E_BUCKETS, e2e), at)
-        return Signals(target=self.target, collected_at=now, **r)
+        sizes = _size_buckets(first, last, span)
+        return Signals(target=self.target, collected_at=now, prompt_size_buckets=sizes).with_readings(**r)
+
+
+def _size_buckets(first: Scrape, last: Scrape, span: float) -> tuple[tuple[float, float], ...]:
+    """``sum by (le) (rate(vllm:request_prompt_tokens_bucket[w]))``: cumulative requests/s per
+    bound, +Inf last; empty when the scrapes carry no prompt histogram."""
+    if not last.prompt or len(last.prompt) != len(first.prompt):
+        return ()
+    out: list[tuple[float, float]] = []
+    cum = 0
+    for i, (a, b) in enumerate(zip(last.prompt, first.prompt, strict=True)):
+        cum += a - b
+        le = last.prompt_bounds[i] if i < len(last.prompt_bounds) else math.inf
+        out.append((le, cum / span))
+    return tuple(out)
 
 
 def _gauge(value: float | None, at: float) -> Reading:

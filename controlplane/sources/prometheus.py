@@ -117,7 +117,13 @@ class PrometheusSource:
             except Unreachable as exc:
                 down = str(exc)
                 readings[name] = Reading.missing(down)
-        return Signals(target=policy.target_key, collected_at=now, **readings)
+        buckets: tuple[tuple[float, float], ...] = ()
+        if down is None:
+            try:
+                buckets = _buckets_from(self._query(promql.prompt_size_buckets(sel, window), now))
+            except (Unreachable, QueryError):
+                buckets = ()  # sizing then says the size mix is missing; the scalar readings stand
+        return Signals(target=policy.target_key, collected_at=now, prompt_size_buckets=buckets, **readings)
 
     def check(self) -> Health:
         """Can we query? Runs ``vector(1)`` (a real API round trip, no data needed)."""
@@ -289,6 +295,27 @@ def _one_value(result: Any) -> float | None:
         except (KeyError, IndexError, TypeError, ValueError):
             return None
     return None
+
+
+def _buckets_from(result: Any) -> tuple[tuple[float, float], ...]:
+    """A ``sum by (le)`` answer as (bound, value) pairs in bound order; empty unless every sample
+    parses, the values are finite and +Inf is among the bounds (a partial histogram is no mix)."""
+    if not isinstance(result, list):
+        return ()
+    pairs: list[tuple[float, float]] = []
+    for sample in result:
+        try:
+            le = float(sample["metric"]["le"])
+            value = float(sample["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return ()
+        if math.isnan(le) or not math.isfinite(value):
+            return ()
+        pairs.append((le, value))
+    pairs.sort()
+    if not pairs or not math.isinf(pairs[-1][0]):
+        return ()
+    return tuple(pairs)
 
 
 def _labels(series: Any) -> str:

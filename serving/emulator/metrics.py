@@ -14,6 +14,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from controlplane.capacity.profile import PerformanceProfile
+from controlplane.catalog import build_1_2_5_buckets
 
 __all__ = ["VllmMetrics", "build_1_2_5_buckets", "CONTENT_TYPE"]
 
@@ -36,19 +37,6 @@ _PREEMPTION_BUCKETS = [1, 2, 3, 4, 5, 10, 20]
 _N_BUCKETS = [1, 2, 5, 10, 20]
 _HTTP_BUCKETS = [0.1, 0.5, 1.0]
 FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
-
-
-def build_1_2_5_buckets(max_value: int) -> list[int]:
-    """1, 2, 5, 10, 20, 50, ... up to ``max_value`` (vLLM's token-count buckets)."""
-    out: list[int] = []
-    exponent = 0
-    while True:
-        for m in (1, 2, 5):
-            v = m * 10**exponent
-            if v > max_value:
-                return out
-            out.append(v)
-        exponent += 1
 
 
 def _cache_config_labels(p: PerformanceProfile, prefix_caching: bool = True) -> dict[str, str]:

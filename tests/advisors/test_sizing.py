@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from controlplane.advisors.sizing import DemandSizer, SizingAdvisor, weighted_quantile
+from controlplane.capacity.fleet import SizeMix, fleet_size_at_slo
 from controlplane.capacity.profile import get_profile
 from controlplane.policy.decide import decide
 from controlplane.policy.decision import Proposal
 from controlplane.policy.state import DecisionState
-from controlplane.signals import Reading, ReplicaStatus
+from controlplane.signals import Reading, ReplicaStatus, Signals
 from tests.advisors.helpers import policy, signals
 
 PROFILE = get_profile("llama-3.1-8b-h100")
@@ -43,18 +44,67 @@ def _feed(sizer: DemandSizer, pol, rates: list[float], ready: int = 2, start: fl
     return now
 
 
-def test_ask_is_demand_over_capacity_and_scales_with_the_rate() -> None:
+def test_ask_is_the_fleet_model_at_the_demand_and_grows_with_it() -> None:
     pol = sized()
     one, two = DemandSizer(PROFILE), DemandSizer(PROFILE)
     now = _feed(one, pol, [5.0] * 20)
-    _feed(two, pol, [10.0] * 20)
+    _feed(two, pol, [40.0] * 20)
     a, b = one.propose(pol, now), two.propose(pol, now)
     assert a.source == "sizing" and a.replicas is not None and b.replicas is not None
-    cap = one.capacity.capacity if one.capacity else 0.0
-    assert cap > 0
-    assert a.replicas == math.ceil(5.0 / cap)
-    assert b.replicas == math.ceil(10.0 / cap)
-    assert "demand 5 req/s" in a.detail and f"capacity {cap:.4g} req/s per replica" in a.detail
+    # no histogram collected: the mix is the mean request (1000 prompt, 200 output tokens)
+    mix = SizeMix.point(1000.0, 200.0)
+    for sizer, rate, got in ((one, 5.0, a), (two, 40.0, b)):
+        cell = 1.05 ** math.ceil(math.log(rate) / math.log(1.05) - 1e-9)
+        fleet = fleet_size_at_slo(PROFILE, mix, cell, pol.slo.ttft_p95_s, pol.slo.objective, pol.max_replicas)
+        assert got.replicas == fleet.replicas
+        assert sizer.capacity is not None and sizer.capacity.capacity == pytest.approx(cell / fleet.replicas)
+        assert "mean only" in got.detail and f"demand {rate:g} req/s" in got.detail
+    assert b.replicas > a.replicas
+
+
+def _with_sizes(s: Signals, rate: float, shares: list[float]) -> Signals:
+    """``s`` with a prompt-size histogram: ``shares`` of ``rate`` in the buckets of BOUNDS."""
+    cum = np.cumsum(shares) * rate
+    return replace(s, prompt_size_buckets=tuple(zip(BOUNDS, cum.tolist(), strict=True)))
+
+
+BOUNDS = (1000.0, 10000.0, 50000.0, math.inf)
+
+
+def test_a_heavy_tailed_histogram_asks_more_than_its_mean_and_only_the_attainable_share() -> None:
+    # the same mean prompt (about 5,900 tokens), once as the mean alone, once as the histogram
+    # with a tail to 50k tokens: the tail's prefill holds the queue, so more replicas are asked;
+    # the prompts over 50k (2 %) cannot meet 2 s alone, so the target is attainable - 0.5 points
+    pol = sized()
+    shares = [0.6, 0.3, 0.08, 0.02]
+    mean_only, tailed = DemandSizer(PROFILE), DemandSizer(PROFILE)
+    for i in range(20):
+        now = T0 + 15.0 * i
+        s = signals(now, 3.0, prompt=5900.0, ttft=5.0)
+        mean_only.observe(now, s, ReplicaStatus(4, 4, 0), 600.0)
+        tailed.observe(now, _with_sizes(s, 3.0, shares), ReplicaStatus(4, 4, 0), 600.0)
+    a, b = mean_only.propose(pol, now), tailed.propose(pol, now)
+    assert a.replicas is not None and b.replicas is not None and b.replicas > a.replicas
+    assert "size histogram" in b.detail and "attainable 9" in b.detail
+    # the TTFT p95 of 5 s is one window's reading, not yet a sustained miss: no correction
+    assert tailed.capacity is not None and tailed.capacity.factor == 1.0
+
+
+def test_when_most_requests_cannot_meet_the_slo_the_p95_does_not_correct_the_capacity() -> None:
+    # 30 % of prompts over 50k tokens: the target is under 95 %, so a TTFT p95 over the SLO
+    # (which it is at any fleet size) is no evidence, and the ask does not ratchet up
+    pol = sized()
+    sizer = DemandSizer(PROFILE)
+    asks = []
+    for i in range(80):
+        now = T0 + 15.0 * i
+        s = _with_sizes(signals(now, 1.0, prompt=30000.0, ttft=9.0, waiting=2.0, running=8.0), 1.0,
+                        [0.3, 0.2, 0.2, 0.3])
+        sizer.observe(now, s, ReplicaStatus(3, 3, 0), 600.0)
+        asks.append(sizer.propose(pol, now).replicas)
+    assert sizer.capacity is not None and sizer.capacity.factor == 1.0
+    assert len(set(asks[10:])) == 1
+    assert "the TTFT p95 cannot judge it" in sizer.capacity_detail
 
 
 def test_recent_burst_is_headroom_and_is_forgotten_after_history_s() -> None:

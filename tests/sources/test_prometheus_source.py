@@ -201,3 +201,17 @@ def test_bad_settings_name_the_field(kwargs: dict[str, Any], field: str) -> None
     url = kwargs.pop("url")
     with pytest.raises(ValueError, match=field):
         PrometheusSource(url, **kwargs)
+
+
+def test_a_prompt_histogram_answer_is_kept_only_whole() -> None:
+    from controlplane.sources.prometheus import _buckets_from
+
+    def s(le: str, v: str) -> dict:  # type: ignore[type-arg]
+        return {"metric": {"le": le}, "value": [0, v]}
+
+    whole = _buckets_from([s("+Inf", "3"), s("10", "1"), s("100", "2")])
+    assert whole == ((10.0, 1.0), (100.0, 2.0), (float("inf"), 3.0))  # in bound order
+    assert _buckets_from([s("10", "1"), s("100", "2")]) == ()  # no +Inf: partial
+    assert _buckets_from([s("10", "NaN"), s("+Inf", "1")]) == ()  # an empty window's 0/0
+    assert _buckets_from([{"metric": {}, "value": [0, "1"]}]) == ()  # no le label
+    assert _buckets_from([]) == () and _buckets_from(None) == ()

@@ -1,0 +1,293 @@
+"""How many replicas a demand needs at the SLO share, for the observed size mix, as a fleet.
+
+Owns: :class:`SizeMix` (the prompt-size distribution from vLLM's
+``vllm:request_prompt_tokens`` histogram, the mean output and the cached share
+of prompts), :func:`pooled_share` (the share of requests within the TTFT SLO
+when a fleet of N replicas behind a least-outstanding router serves a Poisson
+stream of that mix) and :func:`fleet_size_at_slo` (the smallest such N that
+keeps the target share). Must not import: any I/O library, the simulator.
+
+Why a fleet and a distribution, not one replica and the mean
+-------------------------------------------------------------
+A per-replica capacity for the mean request (:func:`~controlplane.capacity.model.capacity_at_slo`)
+is right for narrow size mixes. On heavy-tailed prompts (a median of 12k tokens
+and a tail past 100k) two things break it, both measured in docs/benchmarks.md:
+
+* the TTFT tail comes from the long prompts and from what queues behind them,
+  which the mean request does not have;
+* the same load per replica holds more of the SLO on a bigger fleet: the router
+  sends a request to the replica with the fewest in flight, so a long prefill
+  rarely blocks the next request when there are ten replicas and often does
+  when there is one. A per-replica capacity measured on one replica over-asks
+  by a factor that depends on the fleet size.
+
+So the model replays a fleet: ``n_requests`` seeded Poisson arrivals at the
+demand, prompt sizes drawn from the histogram (log-uniform inside a bucket,
+the last bucket up to the context limit, the cached share not prefilled),
+outputs at the observed mean, N engines of the profile behind the router. A
+request counts within the SLO when its TTFT is; the first 10 % are warm-up.
+
+The attainable share and the target
+-----------------------------------
+Some prompts cannot meet the SLO on any fleet (their prefill alone is longer).
+The share a fleet is asked to keep is ``min(objective, attainable - margin)``,
+where ``attainable`` is the share of the sampled requests whose TTFT alone on
+an idle replica is within the SLO (the engine's own timing): asking more than
+what is attainable would grow the fleet without moving the share.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
+from controlplane.capacity.profile import PerformanceProfile
+
+__all__ = ["SizeMix", "FleetSize", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
+
+_MIN_SHARE = 1e-4  # a bucket with less of the requests than this is dropped from the key
+
+
+@dataclass(frozen=True)
+class SizeMix:
+    """Requests as a histogram of prompt sizes: ``bounds`` are bucket upper bounds in tokens
+    (increasing; the last may be ``inf``), ``shares`` the share of requests in each bucket
+    (summing to 1), ``output_tokens`` the mean output and ``cached_share`` the share of
+    prompt tokens the prefix cache supplies (not prefilled)."""
+
+    bounds: tuple[float, ...]
+    shares: tuple[float, ...]
+    output_tokens: float
+    cached_share: float = 0.0
+    exact: bool = False  # every request of a bucket has the bucket's bound (a mix known only by its mean)
+
+    def __post_init__(self) -> None:
+        if not self.bounds or len(self.bounds) != len(self.shares):
+            raise ValueError("bounds: need one share per bucket bound, at least one")
+        if any(not b > a for a, b in zip(self.bounds, self.bounds[1:], strict=False)) or not self.bounds[0] >= 1:
+            raise ValueError(f"bounds: must increase from at least 1 token, got {self.bounds!r}")
+        if any(not (math.isfinite(s) and s >= 0) for s in self.shares) or not abs(sum(self.shares) - 1) < 1e-6:
+            raise ValueError(f"shares: must be >= 0 and sum to 1, got {self.shares!r}")
+        if not (math.isfinite(self.output_tokens) and self.output_tokens >= 1):
+            raise ValueError(f"output_tokens: must be >= 1, got {self.output_tokens!r}")
+        if not 0 <= self.cached_share < 1:
+            raise ValueError(f"cached_share: must be in [0, 1), got {self.cached_share!r}")
+
+    @staticmethod
+    def point(prompt_tokens: float, output_tokens: float, cached_share: float = 0.0) -> SizeMix:
+        """Every request the same size (when only the mean is known), snapped to 3 significant digits."""
+        p = float(f"{max(1.0, prompt_tokens):.3g}")
+        return SizeMix((p,), (1.0,), float(round(max(1.0, output_tokens))), _snap_cached(cached_share), exact=True)
+
+    @staticmethod
+    def from_cumulative(bounds: list[float], cumulative: list[float], output_tokens: float,
+                        cached_share: float = 0.0, *, grid: float = 0.01) -> SizeMix | None:
+        """From a cumulative histogram (counts or rates at each ``le``, as Prometheus keeps it);
+        None when it holds no request. Shares are snapped to ``grid`` (and renormalised) so that
+        mixes that differ by noise share one cache entry."""
+        if len(bounds) != len(cumulative) or not bounds:
+            raise ValueError("cumulative: need one value per bucket bound")
+        cum = np.maximum.accumulate(np.maximum(np.asarray(cumulative, dtype=float), 0.0))
+        total = float(cum[-1])
+        if not (math.isfinite(total) and total > 0):
+            return None
+        per = np.diff(np.concatenate([[0.0], cum])) / total
+        snapped = np.round(per / grid) * grid
+        if snapped.sum() <= 0:
+            snapped = per
+        snapped = snapped / snapped.sum()
+        keep = snapped >= _MIN_SHARE
+        b = tuple(float(x) for x, k in zip(bounds, keep, strict=True) if k)
+        s = tuple(float(x) for x, k in zip(snapped, keep, strict=True) if k)
+        total_s = sum(s)
+        return SizeMix(b, tuple(x / total_s for x in s), float(round(max(1.0, output_tokens))),
+                       _snap_cached(cached_share))
+
+    def describe(self) -> str:
+        if self.exact:
+            return f"prompt {self.bounds[0]:g} tokens (mean only), output {self.output_tokens:g}, {self.cached_share:.0%} cached"
+        cum = np.cumsum(self.shares)
+
+        def upto(q: float) -> str:
+            b = self.bounds[min(int(np.searchsorted(cum, q - 1e-9)), len(self.bounds) - 1)]
+            return "past the largest bound" if math.isinf(b) else f"<= {b:g}"
+
+        return (f"prompts from vLLM's size histogram (median {upto(0.5)}, p95 {upto(0.95)} tokens),"
+                f" output {self.output_tokens:g}, {self.cached_share:.0%} cached")
+
+    def sample_prompts(self, n: int, rng: np.random.Generator, profile: PerformanceProfile,
+                       max_prompt: int) -> np.ndarray:
+        """``n`` prompt sizes, log-uniform inside their bucket (the last bucket up to the
+        context), each as the uncached prompt that costs what it costs with the cached share."""
+        idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
+        highs = np.array([min(b, max_prompt) for b in self.bounds], dtype=float)
+        if self.exact:
+            tokens = highs[idx]
+        else:
+            lows = np.concatenate([[1.0], highs[:-1]])
+            lo, hi = lows[idx], np.maximum(highs[idx], lows[idx])
+            tokens = np.exp(np.log(lo) + rng.random(n) * (np.log(hi) - np.log(lo)))
+        return np.clip(np.round(_uncached_equivalent(profile, tokens, self.cached_share)), 1, max_prompt).astype(np.int64)
+
+
+def _snap_cached(share: float) -> float:
+    return round(float(min(max(share, 0.0), 0.95)) / 0.05) * 0.05
+
+
+def _uncached_equivalent(profile: PerformanceProfile, prompts: np.ndarray, cached: float) -> np.ndarray:
+    """The prompt that, prefilled whole, costs what ``prompts`` cost with their first ``cached``
+    share found in the prefix cache: the uncached tokens still attend to the cached ones, so a
+    prompt of P tokens with hP cached costs a(1-h)P + b(P^2 - (hP)^2)/2 with the profile's
+    per-token cost a and per-context-token cost b, and the equivalent P' solves
+    aP' + bP'^2/2 = that."""
+    if cached <= 0:
+        return prompts
+    a, b = profile.prefill_s_per_token, profile.prefill_s_per_context_token
+    cost = a * (1 - cached) * prompts + b * (prompts**2) * (1 - cached**2) / 2
+    if b <= 0:
+        return cost / a
+    return (-a + np.sqrt(a * a + 2 * b * cost)) / b
+
+
+@dataclass(frozen=True)
+class FleetSize:
+    """The smallest fleet that keeps ``target_share`` of the sampled requests within the SLO."""
+
+    replicas: int | None  # None: not reached within max_replicas
+    share: float  # at that fleet (at max_replicas when not reached)
+    attainable: float
+    target_share: float
+    detail: str
+
+
+def idle_ttft_s(profile: PerformanceProfile, prompt: int) -> float:
+    """TTFT of one prompt alone on an idle replica (the engine's own timing); inf if it never starts."""
+    return _idle_ttft(profile, int(prompt))
+
+
+@lru_cache(maxsize=4096)
+def _idle_ttft(profile: PerformanceProfile, prompt: int) -> float:
+    engine = ReplicaEngine(profile)
+    engine.submit(0, 0.0, prompt, 1)
+    while (t := engine.next_event_time()) is not None:
+        for ev in engine.advance(t):
+            if ev.kind == FIRST_TOKEN:
+                return ev.time
+    return math.inf
+
+
+def _ttfts(profile: PerformanceProfile, replicas: int, arrivals: np.ndarray, prompts: np.ndarray,
+           output: int) -> np.ndarray:
+    """TTFT of every request when ``replicas`` engines behind a least-outstanding router serve them."""
+    engines = [ReplicaEngine(profile) for _ in range(replicas)]
+    outstanding = [0] * replicas
+    where: dict[int, int] = {}
+    ttft = np.full(len(arrivals), np.inf)
+    steps: list[tuple[float, int]] = []  # (next step boundary, engine), lazily refreshed
+    k, n = 0, len(arrivals)
+
+    def push(e: int) -> None:
+        t = engines[e].next_event_time()
+        if t is not None:
+            heapq.heappush(steps, (t, e))
+
+    while True:
+        while steps and engines[steps[0][1]].next_event_time() != steps[0][0]:
+            heapq.heappop(steps)  # stale: the engine was woken or moved since
+        nxt = steps[0][0] if steps else None
+        if k < n and (nxt is None or arrivals[k] <= nxt):
+            e = min(range(replicas), key=outstanding.__getitem__)
+            engines[e].submit(k, float(arrivals[k]), int(prompts[k]), output)
+            outstanding[e] += 1
+            where[k] = e
+            push(e)
+            k += 1
+            continue
+        if nxt is None:
+            break
+        _, e = heapq.heappop(steps)
+        for ev in engines[e].advance(nxt):
+            rid = int(ev.req_id)  # type: ignore[call-overload]
+            if ev.kind == FIRST_TOKEN:
+                ttft[rid] = ev.time - arrivals[rid]
+            elif ev.stats is not None:  # finished or aborted
+                outstanding[where.pop(rid)] -= 1
+        push(e)
+    return ttft
+
+
+def _stream(mix: SizeMix, profile: PerformanceProfile, demand: float, n_requests: int,
+            seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    rng = np.random.default_rng(seed)
+    output = int(min(max(1.0, mix.output_tokens), profile.max_model_len // 2))
+    prompts = mix.sample_prompts(n_requests, rng, profile, profile.max_model_len - output - 1)
+    arrivals = np.cumsum(rng.exponential(1.0 / demand, n_requests))
+    return arrivals, prompts, output
+
+
+def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, replicas: int, ttft_slo_s: float, *,
+                 n_requests: int = 2000, seed: int = 0) -> float:
+    """Share of requests (after a 10 % warm-up) with TTFT within the SLO on ``replicas`` replicas."""
+    if not (math.isfinite(demand) and demand > 0):
+        raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
+    if replicas < 1:
+        raise ValueError(f"replicas: must be >= 1, got {replicas}")
+    arrivals, prompts, output = _stream(mix, profile, demand, n_requests, seed)
+    warm = n_requests // 10
+    return float(np.mean(_ttfts(profile, replicas, arrivals, prompts, output)[warm:] <= ttft_slo_s))
+
+
+@lru_cache(maxsize=512)
+def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, ttft_slo_s: float,
+                      objective: float, max_replicas: int, *, margin: float = 0.005,
+                      n_requests: int = 2000, seed: int = 0) -> FleetSize:
+    """The smallest N in [1, ``max_replicas``] whose pooled share keeps
+    ``min(objective, attainable - margin)``; shares are monotone in N up to sampling noise,
+    so N is found by doubling then bisection on one seeded stream (deterministic)."""
+    if not ttft_slo_s > 0:
+        raise ValueError(f"ttft_slo_s: must be > 0, got {ttft_slo_s!r}")
+    if not 0 < objective <= 1:
+        raise ValueError(f"objective: must be in (0, 1], got {objective!r}")
+    if max_replicas < 1:
+        raise ValueError(f"max_replicas: must be >= 1, got {max_replicas}")
+    if not (math.isfinite(demand) and demand > 0):
+        raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
+    arrivals, prompts, output = _stream(mix, profile, demand, n_requests, seed)
+    warm = n_requests // 10
+    idle = np.array([_idle_ttft(profile, int(p)) for p in prompts[warm:]])
+    attainable = float(np.mean(idle <= ttft_slo_s))
+    target = min(objective, attainable - margin)
+    if target <= 0:
+        return FleetSize(None, 0.0, attainable, target,
+                         f"no request of this mix meets TTFT {ttft_slo_s:g}s even alone on a replica")
+    shares: dict[int, float] = {}
+
+    def share(n: int) -> float:
+        if n not in shares:
+            shares[n] = float(np.mean(_ttfts(profile, n, arrivals, prompts, output)[warm:] <= ttft_slo_s))
+        return shares[n]
+
+    # a lower bound from throughput: the replicas that are busy prefilling the demand's tokens
+    lo = 1
+    hi = 1
+    while share(hi) < target:
+        if hi >= max_replicas:
+            return FleetSize(None, shares[hi], attainable, target,
+                             f"{max_replicas} replicas keep {shares[hi]:.2%} within TTFT {ttft_slo_s:g}s at"
+                             f" {demand:.4g} req/s, under the target {target:.2%}")
+        lo, hi = hi + 1, min(max_replicas, hi * 2)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if share(mid) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return FleetSize(hi, shares[hi], attainable, target,
+                     f"{hi} replicas keep {shares[hi]:.2%} within TTFT {ttft_slo_s:g}s at {demand:.4g} req/s"
+                     f" (target {target:.2%} = min(objective {objective:.2%}, attainable {attainable:.2%}"
+                     f" - {margin:.1%}))")
