@@ -33,7 +33,7 @@ __all__ = [
     "kv_cache_usage_max",
     "histogram_quantile",
     "ttft_quantile",
-    "prompt_size_buckets",
+    "size_buckets",
     "ttft_p95_fastest_replica",
     "itl_quantile",
     "e2e_quantile",
@@ -130,11 +130,13 @@ def histogram_quantile(name: str, q: float, sel: Selector, window_s: float, over
     return _first_of(exprs)
 
 
-def prompt_size_buckets(sel: Selector, window_s: float) -> str:
-    """Requests/s per ``le`` of vLLM's prompt-size histogram over the window, summed over the
-    replicas (one series per bucket bound, +Inf included): the size mix sizing models."""
+def size_buckets(name: str, sel: Selector, window_s: float) -> str:
+    """Requests/s per ``le`` of one of vLLM's token-count histograms (``vllm:request_prompt_tokens``,
+    ``vllm:request_generation_tokens``) over the window, summed over the replicas: one series per
+    bucket bound, +Inf included. The size mix model-based sizing replays."""
+    if family(name).type != "histogram":
+        raise ValueError(f"name: {name} is not a histogram")
     w = duration(window_s)
-    name = "vllm:request_prompt_tokens"
     return _first_of([f"sum by (le) (rate({n}_bucket{sel.render()}[{w}]))" for n in names_for(name)])
 
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["Reading", "Signals", "SIGNAL_UNITS", "ReplicaStatus"]
+__all__ = ["Reading", "Signals", "SIGNAL_UNITS", "SIZE_HISTOGRAMS", "ReplicaStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,12 @@ class Reading:
 def _missing() -> Reading:
     return Reading.missing("not collected")
 
+
+# Histogram fields of Signals (cumulative requests/s per bucket bound) -> the vLLM family behind each
+SIZE_HISTOGRAMS: dict[str, str] = {
+    "prompt_size_buckets": "vllm:request_prompt_tokens",
+    "output_size_buckets": "vllm:request_generation_tokens",
+}
 
 # Units of every signal field, for display, dashboards and the decision log.
 SIGNAL_UNITS: dict[str, str] = {
@@ -117,6 +123,8 @@ class Signals:
     # vLLM's prompt-size histogram over the rate window: (bucket upper bound in tokens, requests/s
     # at or under it), cumulative, +Inf last; empty when not collected or no request finished
     prompt_size_buckets: tuple[tuple[float, float], ...] = ()
+    # the same for vLLM's output-size histogram (vllm:request_generation_tokens)
+    output_size_buckets: tuple[tuple[float, float], ...] = ()
 
     def readings(self) -> dict[str, Reading]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SIGNAL_UNITS}
@@ -129,7 +137,8 @@ class Signals:
         for name, r in self.readings().items():
             out[name] = r.to_dict()
         # JSON has no Infinity: the +Inf bound is written as the string "+Inf", as Prometheus does
-        out["prompt_size_buckets"] = [["+Inf" if math.isinf(le) else le, v] for le, v in self.prompt_size_buckets]
+        for name in SIZE_HISTOGRAMS:
+            out[name] = [["+Inf" if math.isinf(le) else le, v] for le, v in getattr(self, name)]
         return out
 
     @staticmethod
@@ -139,11 +148,12 @@ class Signals:
             if name in data and data[name] is not None:
                 d = data[name]
                 kwargs[name] = Reading(d.get("value"), d.get("reason"), d.get("at"))
-        buckets = data.get("prompt_size_buckets") or ()
-        try:
-            kwargs["prompt_size_buckets"] = tuple((float(le), float(v)) for le, v in buckets)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"prompt_size_buckets: expected [[le, requests/s], ...], got {buckets!r}") from exc
+        for name in SIZE_HISTOGRAMS:
+            buckets = data.get(name) or ()
+            try:
+                kwargs[name] = tuple((float(le), float(v)) for le, v in buckets)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: expected [[le, requests/s], ...], got {buckets!r}") from exc
         return Signals(**kwargs)
 
 

@@ -12,23 +12,24 @@ and panic triggers beside it, not the sizing. Per tick:
 * **demand** ``D``: the request rate below which ``slo.objective`` of the
   requests of the last ``sizing.history_s`` arrived (a quantile of the rate
   samples weighted by the rate itself, so a minute at twice the rate counts
-  twice), and never less than the rate now. This is the burst headroom learned
+  twice), and never less than the rate now; the samples first lose their Poisson
+  counting noise (:func:`beyond_poisson`), which the fleet model replays itself. This is the burst headroom learned
   from the target's own arrivals: a replica asked for now serves a start-up
   later, so the fleet is held at the level the recent bursts reached rather
   than the mean. A flat Poisson stream gives ``D`` close to its mean (the
-  within-minute variability is in the capacity figure, below); a trace with
+  within-minute variability is in the fleet model, below); a trace with
   minute-scale bursts gives the burst level; a daily cycle moves ``D`` with it.
 * **fleet size** ``N``: the smallest fleet of the profile's replicas, behind a
   least-outstanding router, that keeps ``min(slo.objective, attainable - 0.5 points)``
   of the requests of a Poisson stream at ``D`` within the TTFT SLO, the requests
-  drawn from the size mix of the last ``capacity_window_s``: vLLM's prompt-size
-  histogram (``vllm:request_prompt_tokens``, its tail included), the mean output, the
-  prefix-cache hit ratio (:func:`~controlplane.capacity.fleet.fleet_size_at_slo`). A
+  drawn from the size mix of the last ``capacity_window_s``: vLLM's prompt- and
+  output-size histograms (``vllm:request_prompt_tokens``, ``vllm:request_generation_tokens``,
+  tails included) and the prefix-cache hit ratio (:func:`~controlplane.capacity.fleet.fleet_size_at_slo`). A
   fleet, not one replica times N: the same load per replica holds more of the SLO on a
   bigger fleet when prompts are heavy-tailed. ``attainable`` is the share of the mix
   whose TTFT alone on an idle replica is within the SLO: no fleet holds more, so the
   target never asks for what no replica count can give. Without a histogram (a source
-  that does not collect it) the mix is the mean prompt alone.
+  that does not collect it) the mix is the mean size alone.
 * **online correction**: the modelled capacity ``D / N`` requests/s per replica,
   lowered (never raised past the model) by
   :class:`~controlplane.capacity.model.CapacityEstimator` when the fleet misses the SLO
@@ -54,7 +55,7 @@ import numpy as np
 
 from controlplane.advisors.history import RateHistory
 from controlplane.advisors.planner import CapacityEvidence
-from controlplane.capacity.fleet import SizeMix, fleet_size_at_slo
+from controlplane.capacity.fleet import SizeHistogram, SizeMix, fleet_size_at_slo
 from controlplane.capacity.model import CapacityEstimator
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.policy.decision import Proposal
@@ -63,7 +64,7 @@ from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice
 from controlplane.signals import ReplicaStatus, Signals
 
-__all__ = ["DemandSizer", "SizeRecord", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
+__all__ = ["beyond_poisson", "DemandSizer", "SizeRecord", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
 
 SOURCE = SIZING_SOURCE
 
@@ -84,6 +85,20 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     cum = np.cumsum(w)
     k = int(np.searchsorted(cum, q * total - 1e-12 * total, side="left"))
     return float(v[min(k, len(v) - 1)])
+
+
+def beyond_poisson(rates: np.ndarray, window_s: float) -> np.ndarray:
+    """The rate samples with their Poisson counting noise taken out: each moved toward the
+    mean so that their spread keeps only the variance beyond what counting requests over
+    ``window_s`` gives a steady Poisson stream (mean / window_s). The fleet model already
+    replays Poisson arrivals at the demand, so that noise must not be counted twice as burst
+    headroom; a steady stream keeps its mean, a bursty one keeps its bursts."""
+    m = float(np.mean(rates))
+    var = float(np.var(rates))
+    if not (var > 0 and m > 0):
+        return rates.astype(float)
+    keep = math.sqrt(max(0.0, 1.0 - (m / window_s) / var))
+    return m + (rates - m) * keep
 
 
 @dataclass(frozen=True)
@@ -116,15 +131,15 @@ class SizeRecord:
         while self.rows and self.rows[0][0] < t - keep_s:
             self.rows.popleft()
 
-    def mix(self, now: float, window_s: float, output: float, cached: float) -> SizeMix | None:
-        """The mean histogram of the window's ticks (those with the newest bounds), as a mix."""
+    def histogram(self, now: float, window_s: float) -> SizeHistogram | None:
+        """The mean histogram of the window's ticks (those with the newest bounds)."""
         if not self.rows:
             return None
         bounds = self.rows[-1][1]
         kept = [v for t, b, v in self.rows if b == bounds and t >= now - window_s]
         if not kept:
             return None
-        return SizeMix.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist(), output, cached)
+        return SizeHistogram.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist())
 
     def to_dict(self) -> list[list[Any]]:
         return [[t, ["+Inf" if math.isinf(x) else x for x in b], list(v)] for t, b, v in self.rows]
@@ -135,12 +150,19 @@ class SizeRecord:
 
 
 def _moved(old: SizeMix, new: SizeMix, tolerance: float) -> bool:
-    """Whether the mix moved past ``tolerance`` (total variation over the buckets, or 5 % of the output)."""
-    if old.bounds != new.bounds or old.exact != new.exact or old.cached_share != new.cached_share:
+    """Whether the mix moved past ``tolerance``: the cached share, or either histogram by total
+    variation over its buckets (a size known only by its mean: by more than ``tolerance`` of it)."""
+    if old.cached_share != new.cached_share:
         return True
-    if abs(new.output_tokens - old.output_tokens) > 0.05 * old.output_tokens:
-        return True
-    return 0.5 * sum(abs(a - b) for a, b in zip(old.shares, new.shares, strict=True)) > tolerance
+    for a, b in ((old.prompt, new.prompt), (old.output, new.output)):
+        if a.exact and b.exact:
+            if abs(b.bounds[0] - a.bounds[0]) > tolerance * a.bounds[0]:
+                return True
+        elif a.bounds != b.bounds or a.exact != b.exact:
+            return True
+        elif 0.5 * sum(abs(x - y) for x, y in zip(a.shares, b.shares, strict=True)) > tolerance:
+            return True
+    return False
 
 
 @dataclass
@@ -152,7 +174,8 @@ class DemandSizer:
     history: RateHistory | None = None
     capacity: CapacityEstimator | None = None
     capacity_detail: str = "not modelled yet"
-    sizes: SizeRecord = field(default_factory=SizeRecord)
+    prompt_sizes: SizeRecord = field(default_factory=SizeRecord)
+    output_sizes: SizeRecord = field(default_factory=SizeRecord)
     _modelled: tuple[SizeMix, float, float, float, int] | None = None  # mix, demand cell, SLO, objective, max
     _hit_ratio: float = 0.0
     _p95_judges: bool = True
@@ -166,7 +189,8 @@ class DemandSizer:
             self.history = RateHistory(max_age_s=history_s)
         self.history.max_age_s = float(history_s)  # a changed setting applies from the next sample
         self.history.observe(now, signals)
-        self.sizes.observe(now, signals.prompt_size_buckets, self.settings.capacity_window_s)
+        self.prompt_sizes.observe(now, signals.prompt_size_buckets, self.settings.capacity_window_s)
+        self.output_sizes.observe(now, signals.output_size_buckets, self.settings.capacity_window_s)
         hit = signals.prefix_cache_hit_ratio.value
         if hit is not None and math.isfinite(hit) and 0 <= hit <= 1:
             self._hit_ratio = float(hit)
@@ -181,7 +205,9 @@ class DemandSizer:
         sizes = self.history.mean_sizes(now, window)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        mix = self.sizes.mix(now, window, sizes[1], self._hit_ratio) or SizeMix.point(*sizes, self._hit_ratio)
+        mix = SizeMix(self.prompt_sizes.histogram(now, window) or SizeHistogram.point(sizes[0]),
+                      self.output_sizes.histogram(now, window) or SizeHistogram.point(sizes[1]),
+                      round(min(self._hit_ratio, 0.95) / 0.05) * 0.05)
         cell = _demand_cell(demand)
         slo = policy.slo
         last = self._modelled
@@ -209,7 +235,8 @@ class DemandSizer:
             "history": None if self.history is None else self.history.to_dict(),
             "capacity": None if self.capacity is None else self.capacity.to_dict(),
             "capacity_detail": self.capacity_detail,
-            "sizes": self.sizes.to_dict(),
+            "prompt_sizes": self.prompt_sizes.to_dict(),
+            "output_sizes": self.output_sizes.to_dict(),
             "hit_ratio": self._hit_ratio,
         }
 
@@ -222,7 +249,8 @@ class DemandSizer:
             history=None if d.get("history") is None else RateHistory.from_dict(d["history"]),
             capacity=None if d.get("capacity") is None else CapacityEstimator.from_dict(d["capacity"]),
             capacity_detail=str(d.get("capacity_detail", "not modelled yet")),
-            sizes=SizeRecord.from_dict(d.get("sizes") or []),
+            prompt_sizes=SizeRecord.from_dict(d.get("prompt_sizes") or []),
+            output_sizes=SizeRecord.from_dict(d.get("output_sizes") or []),
         )
         sizer._hit_ratio = float(d.get("hit_ratio", 0.0))
         return sizer
@@ -235,8 +263,10 @@ class DemandSizer:
         if not seen.any():
             return Proposal(SOURCE, None, "no request rate observed yet")
         q = policy.slo.objective
-        now_rate = float(r[seen][-1])
-        level = weighted_quantile(r[seen], r[seen], q)
+        rates = r[seen]
+        smooth = beyond_poisson(rates, policy.windows.stable_s)
+        now_rate = float(smooth[-1])
+        level = weighted_quantile(smooth, rates, q)
         demand = max(level, now_rate)
         if not demand > 0:
             return Proposal(SOURCE, 0, "demand 0 req/s: no request in the last history")

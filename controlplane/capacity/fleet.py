@@ -1,10 +1,11 @@
 """How many replicas a demand needs at the SLO share, for the observed size mix, as a fleet.
 
-Owns: :class:`SizeMix` (the prompt-size distribution from vLLM's
-``vllm:request_prompt_tokens`` histogram, the mean output and the cached share
-of prompts), :func:`pooled_share` (the share of requests within the TTFT SLO
-when a fleet of N replicas behind a least-outstanding router serves a Poisson
-stream of that mix) and :func:`fleet_size_at_slo` (the smallest such N that
+Owns: :class:`SizeHistogram` (request sizes as vLLM's token-count histograms
+``vllm:request_prompt_tokens`` and ``vllm:request_generation_tokens`` keep them),
+:class:`SizeMix` (prompt and output sizes and the cached share of prompts),
+:func:`pooled_share` (the share of requests within the TTFT SLO when a fleet
+of N replicas behind a least-outstanding router serves a Poisson stream of that
+mix) and :func:`fleet_size_at_slo` (the smallest such N that
 keeps the target share). Must not import: any I/O library, the simulator.
 
 Why a fleet and a distribution, not one replica and the mean
@@ -22,9 +23,10 @@ and a tail past 100k) two things break it, both measured in docs/benchmarks.md:
   by a factor that depends on the fleet size.
 
 So the model replays a fleet: ``n_requests`` seeded Poisson arrivals at the
-demand, prompt sizes drawn from the histogram (log-uniform inside a bucket,
-the last bucket up to the context limit, the cached share not prefilled),
-outputs at the observed mean, N engines of the profile behind the router. A
+demand, prompt and output sizes drawn from their histograms (independently,
+log-uniform inside a bucket, the last bucket up to the context limit; the
+cached share of a prompt costs only its attention), N engines of the profile
+behind the router. A
 request counts within the SLO when its TTFT is; the first 10 % are warm-up.
 
 The attainable share and the target
@@ -48,23 +50,21 @@ import numpy as np
 from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
 from controlplane.capacity.profile import PerformanceProfile
 
-__all__ = ["SizeMix", "FleetSize", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
+__all__ = ["SizeHistogram", "SizeMix", "FleetSize", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
 
 _MIN_SHARE = 1e-4  # a bucket with less of the requests than this is dropped from the key
 
 
 @dataclass(frozen=True)
-class SizeMix:
-    """Requests as a histogram of prompt sizes: ``bounds`` are bucket upper bounds in tokens
-    (increasing; the last may be ``inf``), ``shares`` the share of requests in each bucket
-    (summing to 1), ``output_tokens`` the mean output and ``cached_share`` the share of
-    prompt tokens the prefix cache supplies (not prefilled)."""
+class SizeHistogram:
+    """Request sizes in tokens as vLLM's histogram keeps them: ``bounds`` are bucket upper
+    bounds (increasing; the last may be ``inf``), ``shares`` the share of requests in each
+    (summing to 1). ``exact``: every request of a bucket has the bucket's bound (a size known
+    only by its mean)."""
 
     bounds: tuple[float, ...]
     shares: tuple[float, ...]
-    output_tokens: float
-    cached_share: float = 0.0
-    exact: bool = False  # every request of a bucket has the bucket's bound (a mix known only by its mean)
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if not self.bounds or len(self.bounds) != len(self.shares):
@@ -73,23 +73,17 @@ class SizeMix:
             raise ValueError(f"bounds: must increase from at least 1 token, got {self.bounds!r}")
         if any(not (math.isfinite(s) and s >= 0) for s in self.shares) or not abs(sum(self.shares) - 1) < 1e-6:
             raise ValueError(f"shares: must be >= 0 and sum to 1, got {self.shares!r}")
-        if not (math.isfinite(self.output_tokens) and self.output_tokens >= 1):
-            raise ValueError(f"output_tokens: must be >= 1, got {self.output_tokens!r}")
-        if not 0 <= self.cached_share < 1:
-            raise ValueError(f"cached_share: must be in [0, 1), got {self.cached_share!r}")
 
     @staticmethod
-    def point(prompt_tokens: float, output_tokens: float, cached_share: float = 0.0) -> SizeMix:
-        """Every request the same size (when only the mean is known), snapped to 3 significant digits."""
-        p = float(f"{max(1.0, prompt_tokens):.3g}")
-        return SizeMix((p,), (1.0,), float(round(max(1.0, output_tokens))), _snap_cached(cached_share), exact=True)
+    def point(tokens: float) -> SizeHistogram:
+        """Every request the same size, snapped to 3 significant digits."""
+        return SizeHistogram((float(f"{max(1.0, tokens):.3g}"),), (1.0,), exact=True)
 
     @staticmethod
-    def from_cumulative(bounds: list[float], cumulative: list[float], output_tokens: float,
-                        cached_share: float = 0.0, *, grid: float = 0.01) -> SizeMix | None:
+    def from_cumulative(bounds: list[float], cumulative: list[float], *, grid: float = 0.01) -> SizeHistogram | None:
         """From a cumulative histogram (counts or rates at each ``le``, as Prometheus keeps it);
         None when it holds no request. Shares are snapped to ``grid`` (and renormalised) so that
-        mixes that differ by noise share one cache entry."""
+        histograms that differ by noise share one cache entry."""
         if len(bounds) != len(cumulative) or not bounds:
             raise ValueError("cumulative: need one value per bucket bound")
         cum = np.maximum.accumulate(np.maximum(np.asarray(cumulative, dtype=float), 0.0))
@@ -105,34 +99,61 @@ class SizeMix:
         b = tuple(float(x) for x, k in zip(bounds, keep, strict=True) if k)
         s = tuple(float(x) for x, k in zip(snapped, keep, strict=True) if k)
         total_s = sum(s)
-        return SizeMix(b, tuple(x / total_s for x in s), float(round(max(1.0, output_tokens))),
+        return SizeHistogram(b, tuple(x / total_s for x in s))
+
+    def upto(self, q: float) -> str:
+        """The bound under which ``q`` of the requests fall, for a decision's detail."""
+        b = self.bounds[min(int(np.searchsorted(np.cumsum(self.shares), q - 1e-9)), len(self.bounds) - 1)]
+        return f"<= {b:g}" if math.isfinite(b) else f"> {self.bounds[-2]:g}" if len(self.bounds) > 1 else "any"
+
+    def sample(self, n: int, rng: np.random.Generator, limit: float) -> np.ndarray:
+        """``n`` sizes, log-uniform inside their bucket (the last bucket up to ``limit``)."""
+        idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
+        highs = np.array([min(b, limit) for b in self.bounds], dtype=float)
+        if self.exact:
+            return highs[idx]
+        lows = np.concatenate([[1.0], highs[:-1]])
+        lo, hi = lows[idx], np.maximum(highs[idx], lows[idx])
+        return np.exp(np.log(lo) + rng.random(n) * (np.log(hi) - np.log(lo)))
+
+
+@dataclass(frozen=True)
+class SizeMix:
+    """The requests a fleet serves: prompt and output size histograms and ``cached_share``,
+    the share of prompt tokens the prefix cache supplies (not prefilled)."""
+
+    prompt: SizeHistogram
+    output: SizeHistogram
+    cached_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.cached_share < 1:
+            raise ValueError(f"cached_share: must be in [0, 1), got {self.cached_share!r}")
+
+    @staticmethod
+    def point(prompt_tokens: float, output_tokens: float, cached_share: float = 0.0) -> SizeMix:
+        """Every request of the mean sizes (when no histogram is collected)."""
+        return SizeMix(SizeHistogram.point(prompt_tokens), SizeHistogram.point(output_tokens),
                        _snap_cached(cached_share))
 
     def describe(self) -> str:
-        if self.exact:
-            return f"prompt {self.bounds[0]:g} tokens (mean only), output {self.output_tokens:g}, {self.cached_share:.0%} cached"
-        cum = np.cumsum(self.shares)
+        def one(h: SizeHistogram, what: str) -> str:
+            if h.exact:
+                return f"{what} {h.bounds[0]:g} (mean only)"
+            return f"{what} median {h.upto(0.5)}, p95 {h.upto(0.95)}"
 
-        def upto(q: float) -> str:
-            b = self.bounds[min(int(np.searchsorted(cum, q - 1e-9)), len(self.bounds) - 1)]
-            return "past the largest bound" if math.isinf(b) else f"<= {b:g}"
+        return f"{one(self.prompt, 'prompt')}, {one(self.output, 'output')} tokens, {self.cached_share:.0%} cached"
 
-        return (f"prompts from vLLM's size histogram (median {upto(0.5)}, p95 {upto(0.95)} tokens),"
-                f" output {self.output_tokens:g}, {self.cached_share:.0%} cached")
-
-    def sample_prompts(self, n: int, rng: np.random.Generator, profile: PerformanceProfile,
-                       max_prompt: int) -> np.ndarray:
-        """``n`` prompt sizes, log-uniform inside their bucket (the last bucket up to the
-        context), each as the uncached prompt that costs what it costs with the cached share."""
-        idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
-        highs = np.array([min(b, max_prompt) for b in self.bounds], dtype=float)
-        if self.exact:
-            tokens = highs[idx]
-        else:
-            lows = np.concatenate([[1.0], highs[:-1]])
-            lo, hi = lows[idx], np.maximum(highs[idx], lows[idx])
-            tokens = np.exp(np.log(lo) + rng.random(n) * (np.log(hi) - np.log(lo)))
-        return np.clip(np.round(_uncached_equivalent(profile, tokens, self.cached_share)), 1, max_prompt).astype(np.int64)
+    def sample(self, n: int, rng: np.random.Generator, profile: PerformanceProfile) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` (prompt, output) sizes drawn independently; each prompt as the uncached prompt
+        that costs what it costs with the cached share; together within the context."""
+        limit = profile.max_model_len
+        prompts = np.clip(np.round(self.prompt.sample(n, rng, limit - 1)), 1, limit - 1)
+        outputs = np.clip(np.round(self.output.sample(n, rng, limit)), 1, None)
+        outputs = np.minimum(outputs, limit - prompts)
+        prompts = np.clip(np.round(_uncached_equivalent(profile, prompts, self.cached_share)), 1, limit - 1)
+        outputs = np.clip(np.minimum(outputs, limit - prompts), 1, None)
+        return prompts.astype(np.int64), outputs.astype(np.int64)
 
 
 def _snap_cached(share: float) -> float:
@@ -182,7 +203,7 @@ def _idle_ttft(profile: PerformanceProfile, prompt: int) -> float:
 
 
 def _ttfts(profile: PerformanceProfile, replicas: int, arrivals: np.ndarray, prompts: np.ndarray,
-           output: int) -> np.ndarray:
+           outputs: np.ndarray) -> np.ndarray:
     """TTFT of every request when ``replicas`` engines behind a least-outstanding router serve them."""
     engines = [ReplicaEngine(profile) for _ in range(replicas)]
     outstanding = [0] * replicas
@@ -202,7 +223,7 @@ def _ttfts(profile: PerformanceProfile, replicas: int, arrivals: np.ndarray, pro
         nxt = steps[0][0] if steps else None
         if k < n and (nxt is None or arrivals[k] <= nxt):
             e = min(range(replicas), key=outstanding.__getitem__)
-            engines[e].submit(k, float(arrivals[k]), int(prompts[k]), output)
+            engines[e].submit(k, float(arrivals[k]), int(prompts[k]), int(outputs[k]))
             outstanding[e] += 1
             where[k] = e
             push(e)
@@ -222,12 +243,11 @@ def _ttfts(profile: PerformanceProfile, replicas: int, arrivals: np.ndarray, pro
 
 
 def _stream(mix: SizeMix, profile: PerformanceProfile, demand: float, n_requests: int,
-            seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    output = int(min(max(1.0, mix.output_tokens), profile.max_model_len // 2))
-    prompts = mix.sample_prompts(n_requests, rng, profile, profile.max_model_len - output - 1)
+    prompts, outputs = mix.sample(n_requests, rng, profile)
     arrivals = np.cumsum(rng.exponential(1.0 / demand, n_requests))
-    return arrivals, prompts, output
+    return arrivals, prompts, outputs
 
 
 def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, replicas: int, ttft_slo_s: float, *,
@@ -237,9 +257,9 @@ def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, repli
         raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
     if replicas < 1:
         raise ValueError(f"replicas: must be >= 1, got {replicas}")
-    arrivals, prompts, output = _stream(mix, profile, demand, n_requests, seed)
+    arrivals, prompts, outputs = _stream(mix, profile, demand, n_requests, seed)
     warm = n_requests // 10
-    return float(np.mean(_ttfts(profile, replicas, arrivals, prompts, output)[warm:] <= ttft_slo_s))
+    return float(np.mean(_ttfts(profile, replicas, arrivals, prompts, outputs)[warm:] <= ttft_slo_s))
 
 
 @lru_cache(maxsize=512)
@@ -257,7 +277,7 @@ def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, 
         raise ValueError(f"max_replicas: must be >= 1, got {max_replicas}")
     if not (math.isfinite(demand) and demand > 0):
         raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
-    arrivals, prompts, output = _stream(mix, profile, demand, n_requests, seed)
+    arrivals, prompts, outputs = _stream(mix, profile, demand, n_requests, seed)
     warm = n_requests // 10
     idle = np.array([_idle_ttft(profile, int(p)) for p in prompts[warm:]])
     attainable = float(np.mean(idle <= ttft_slo_s))
@@ -269,7 +289,7 @@ def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, 
 
     def share(n: int) -> float:
         if n not in shares:
-            shares[n] = float(np.mean(_ttfts(profile, n, arrivals, prompts, output)[warm:] <= ttft_slo_s))
+            shares[n] = float(np.mean(_ttfts(profile, n, arrivals, prompts, outputs)[warm:] <= ttft_slo_s))
         return shares[n]
 
     # a lower bound from throughput: the replicas that are busy prefilling the demand's tokens

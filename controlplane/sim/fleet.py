@@ -87,7 +87,8 @@ class Fleet:
         self.itl = [math.nan] * n
         self.served_by = [-1] * n
         self.h_ttft, self.h_itl, self.h_e2e = Histogram(TTFT_BUCKETS), Histogram(ITL_BUCKETS), Histogram(E2E_BUCKETS)
-        self.h_prompt = Histogram(tuple(float(b) for b in build_1_2_5_buckets(profile.max_model_len)))
+        tokens = tuple(float(b) for b in build_1_2_5_buckets(profile.max_model_len))
+        self.h_prompt, self.h_output = Histogram(tokens), Histogram(tokens)
         self.finished = self.finished_prompt = self.finished_gen = 0
         self.replicas: list[Replica] = []
         self.routable: list[int] = []  # ready, in the order they became ready
@@ -251,6 +252,7 @@ class Fleet:
                 self.finished += 1
                 self.finished_prompt += st.prompt_tokens
                 self.h_prompt.observe(st.prompt_tokens)
+                self.h_output.observe(gen)
                 self.finished_gen += gen
                 self.in_flight -= 1
                 self.last_finish = ev.time
@@ -309,7 +311,7 @@ class Fleet:
             waiting, running,
             sum(kv) / len(kv) if kv else None, max(kv) if kv else None,
             sum(utils) / len(utils) if utils else None, self.n_ready, queried, hits,
-            tuple(self.h_prompt.counts), self.h_prompt.bounds,
+            tuple(self.h_prompt.counts), tuple(self.h_output.counts), self.h_prompt.bounds,
         )
 
     def direct(self, target: str, at: float) -> Signals:

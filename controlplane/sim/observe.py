@@ -112,7 +112,8 @@ class Scrape:
     prefix_queried: int = 0  # prompt tokens looked up in prefix caches, cumulative
     prefix_hits: int = 0  # of those, found cached
     prompt: tuple[int, ...] = ()  # finished requests per prompt-size bucket (last: +Inf), cumulative over time
-    prompt_bounds: tuple[float, ...] = ()  # its finite bucket bounds, tokens
+    output: tuple[int, ...] = ()  # the same per output-size bucket
+    token_bounds: tuple[float, ...] = ()  # the finite bucket bounds of both, tokens (vLLM's 1-2-5 series)
 
 
 class PromView:
@@ -181,21 +182,24 @@ class PromView:
         r["itl_p95"] = Reading.of(histogram_quantile(0.95, ITL_BUCKETS, itl), at)
         e2e = [a - b for a, b in zip(last.e2e, first.e2e, strict=True)]
         r["e2e_p95"] = Reading.of(histogram_quantile(0.95, E2E_BUCKETS, e2e), at)
-        sizes = _size_buckets(first, last, span)
-        return Signals(target=self.target, collected_at=now, prompt_size_buckets=sizes).with_readings(**r)
+        return Signals(
+            target=self.target, collected_at=now,
+            prompt_size_buckets=_size_buckets(first.prompt, last.prompt, last.token_bounds, span),
+            output_size_buckets=_size_buckets(first.output, last.output, last.token_bounds, span),
+        ).with_readings(**r)
 
 
-def _size_buckets(first: Scrape, last: Scrape, span: float) -> tuple[tuple[float, float], ...]:
-    """``sum by (le) (rate(vllm:request_prompt_tokens_bucket[w]))``: cumulative requests/s per
-    bound, +Inf last; empty when the scrapes carry no prompt histogram."""
-    if not last.prompt or len(last.prompt) != len(first.prompt):
+def _size_buckets(first: tuple[int, ...], last: tuple[int, ...], bounds: tuple[float, ...],
+                  span: float) -> tuple[tuple[float, float], ...]:
+    """``sum by (le) (rate(..._bucket[w]))`` of a token-count histogram: cumulative requests/s
+    per bound, +Inf last; empty when the scrapes carry no such histogram."""
+    if not last or len(last) != len(first):
         return ()
     out: list[tuple[float, float]] = []
     cum = 0
-    for i, (a, b) in enumerate(zip(last.prompt, first.prompt, strict=True)):
+    for i, (a, b) in enumerate(zip(last, first, strict=True)):
         cum += a - b
-        le = last.prompt_bounds[i] if i < len(last.prompt_bounds) else math.inf
-        out.append((le, cum / span))
+        out.append((bounds[i] if i < len(bounds) else math.inf, cum / span))
     return tuple(out)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from controlplane import promql
 from controlplane.catalog import Selector
 from controlplane.policy.model import ScalingPolicy
-from controlplane.signals import Reading, Signals
+from controlplane.signals import SIZE_HISTOGRAMS, Reading, Signals
 from controlplane.traces.recorded import RecordedDemand
 
 __all__ = ["PrometheusSource", "QueryError", "Unreachable", "Health"]
@@ -117,13 +117,16 @@ class PrometheusSource:
             except Unreachable as exc:
                 down = str(exc)
                 readings[name] = Reading.missing(down)
-        buckets: tuple[tuple[float, float], ...] = ()
-        if down is None:
+        sizes: dict[str, tuple[tuple[float, float], ...]] = {}
+        for name, fam in SIZE_HISTOGRAMS.items():
             try:
-                buckets = _buckets_from(self._query(promql.prompt_size_buckets(sel, window), now))
-            except (Unreachable, QueryError):
-                buckets = ()  # sizing then says the size mix is missing; the scalar readings stand
-        return Signals(target=policy.target_key, collected_at=now, prompt_size_buckets=buckets, **readings)
+                sizes[name] = () if down else _buckets_from(self._query(promql.size_buckets(fam, sel, window), now))
+            except Unreachable as exc:
+                down, sizes[name] = str(exc), ()
+            except QueryError:
+                sizes[name] = ()  # sizing then replays the mean size; the scalar readings stand
+        return Signals(target=policy.target_key, collected_at=now, prompt_size_buckets=sizes["prompt_size_buckets"],
+                       output_size_buckets=sizes["output_size_buckets"]).with_readings(**readings)
 
     def check(self) -> Health:
         """Can we query? Runs ``vector(1)`` (a real API round trip, no data needed)."""

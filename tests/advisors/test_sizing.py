@@ -85,7 +85,7 @@ def test_a_heavy_tailed_histogram_asks_more_than_its_mean_and_only_the_attainabl
         tailed.observe(now, _with_sizes(s, 3.0, shares), ReplicaStatus(4, 4, 0), 600.0)
     a, b = mean_only.propose(pol, now), tailed.propose(pol, now)
     assert a.replicas is not None and b.replicas is not None and b.replicas > a.replicas
-    assert "size histogram" in b.detail and "attainable 9" in b.detail
+    assert "prompt median <= 1000, p95 <= 50000" in b.detail and "attainable 9" in b.detail
     # the TTFT p95 of 5 s is one window's reading, not yet a sustained miss: no correction
     assert tailed.capacity is not None and tailed.capacity.factor == 1.0
 

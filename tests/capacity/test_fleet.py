@@ -7,52 +7,56 @@ import math
 import numpy as np
 import pytest
 
-from controlplane.capacity.fleet import SizeMix, fleet_size_at_slo, idle_ttft_s, pooled_share
+from controlplane.capacity.fleet import SizeHistogram, SizeMix, fleet_size_at_slo, idle_ttft_s, pooled_share
 from controlplane.capacity.profile import get_profile
 
 H100 = get_profile("llama-3.1-8b-h100")
 
 
-def test_mix_from_a_cumulative_histogram_by_hand() -> None:
-    mix = SizeMix.from_cumulative([10.0, 100.0, math.inf], [2.0, 6.0, 10.0], 50.0)
-    assert mix is not None
-    assert mix.bounds == (10.0, 100.0, math.inf) and mix.shares == pytest.approx((0.2, 0.4, 0.4))
-    assert mix.output_tokens == 50.0 and mix.cached_share == 0.0
-    # an empty bucket is dropped, an empty histogram is no mix
-    mix = SizeMix.from_cumulative([10.0, 100.0, math.inf], [0.0, 5.0, 5.0], 50.0)
-    assert mix is not None and mix.bounds == (100.0,) and mix.shares == (1.0,)
-    assert SizeMix.from_cumulative([10.0, math.inf], [0.0, 0.0], 50.0) is None
+def test_histogram_from_cumulative_counts_by_hand() -> None:
+    h = SizeHistogram.from_cumulative([10.0, 100.0, math.inf], [2.0, 6.0, 10.0])
+    assert h is not None
+    assert h.bounds == (10.0, 100.0, math.inf) and h.shares == pytest.approx((0.2, 0.4, 0.4))
+    assert h.upto(0.5) == "<= 100" and h.upto(0.95) == "> 100"
+    # an empty bucket is dropped, an empty histogram is none
+    h = SizeHistogram.from_cumulative([10.0, 100.0, math.inf], [0.0, 5.0, 5.0])
+    assert h is not None and h.bounds == (100.0,) and h.shares == (1.0,)
+    assert SizeHistogram.from_cumulative([10.0, math.inf], [0.0, 0.0]) is None
+    with pytest.raises(ValueError, match="cumulative"):
+        SizeHistogram.from_cumulative([10.0], [1.0, 2.0])
 
 
 @pytest.mark.parametrize("kw, field", [
     ({"bounds": (), "shares": ()}, "bounds"),
     ({"bounds": (10.0, 5.0), "shares": (0.5, 0.5)}, "bounds"),
     ({"bounds": (10.0,), "shares": (0.5,)}, "shares"),
-    ({"bounds": (10.0,), "shares": (1.0,), "output_tokens": 0.0}, "output_tokens"),
-    ({"bounds": (10.0,), "shares": (1.0,), "cached_share": 1.0}, "cached_share"),
 ])
-def test_a_bad_mix_names_its_field(kw, field) -> None:  # type: ignore[no-untyped-def]
-    args = {"output_tokens": 10.0, **kw}
+def test_a_bad_histogram_names_its_field(kw, field) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=field):
-        SizeMix(**args)  # type: ignore[arg-type]
+        SizeHistogram(**kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cached_share"):
+        SizeMix(SizeHistogram.point(10.0), SizeHistogram.point(10.0), cached_share=1.0)
 
 
-def test_prompts_are_drawn_inside_their_bucket_and_a_point_mix_is_exact() -> None:
+def test_sizes_are_drawn_inside_their_bucket_and_a_point_is_exact() -> None:
     rng = np.random.default_rng(0)
-    mix = SizeMix((100.0, 1000.0, math.inf), (0.5, 0.25, 0.25), 10.0)
-    p = mix.sample_prompts(4000, rng, H100, 5000)
-    assert p.min() >= 1 and p.max() <= 5000
+    mix = SizeMix(SizeHistogram((100.0, 1000.0, math.inf), (0.5, 0.25, 0.25)),
+                  SizeHistogram((10.0, math.inf), (0.5, 0.5)))
+    p, o = mix.sample(4000, rng, H100)
+    assert p.min() >= 1 and (p + o).max() <= H100.max_model_len
     assert np.mean(p <= 100) == pytest.approx(0.5, abs=0.03)
     assert np.mean((p > 100) & (p <= 1000)) == pytest.approx(0.25, abs=0.03)
     assert np.mean(p > 1000) == pytest.approx(0.25, abs=0.03)  # the last bucket runs to the context
-    assert set(SizeMix.point(1234.0, 10.0).sample_prompts(10, rng, H100, 5000).tolist()) == {1230}
+    assert np.mean(o <= 10) == pytest.approx(0.5, abs=0.03)
+    p, o = SizeMix.point(1234.0, 10.0).sample(10, rng, H100)
+    assert set(p.tolist()) == {1230} and set(o.tolist()) == {10}
 
 
 def test_a_cached_share_costs_what_its_uncached_tokens_cost() -> None:
     # 40k tokens with half cached: 20k tokens prefilled at positions 20k-40k; the equivalent
     # whole prompt P' has a P' + b P'^2 / 2 = a 20k + b (40k^2 - 20k^2) / 2
     rng = np.random.default_rng(0)
-    p = SizeMix.point(40000.0, 10.0, cached_share=0.5).sample_prompts(1, rng, H100, 100000)[0]
+    p = SizeMix.point(40000.0, 10.0, cached_share=0.5).sample(1, rng, H100)[0][0]
     a, b = H100.prefill_s_per_token, H100.prefill_s_per_context_token
     want = a * 20000 + b * (40000**2 - 20000**2) / 2
     assert a * p + b * p * p / 2 == pytest.approx(want, rel=1e-3)
@@ -60,13 +64,13 @@ def test_a_cached_share_costs_what_its_uncached_tokens_cost() -> None:
 
 
 def test_more_replicas_keep_more_of_the_slo() -> None:
-    mix = SizeMix((2000.0, 20000.0, 60000.0), (0.6, 0.3, 0.1), 100.0)
+    mix = SizeMix(SizeHistogram((2000.0, 20000.0, 60000.0), (0.6, 0.3, 0.1)), SizeHistogram.point(100.0))
     shares = [pooled_share(H100, mix, 3.0, n, 2.0, n_requests=800) for n in (1, 2, 4, 8)]
     assert shares == sorted(shares) and shares[-1] > shares[0]
 
 
 def test_fleet_size_grows_with_demand_and_pools() -> None:
-    mix = SizeMix((2000.0, 20000.0, 60000.0), (0.6, 0.3, 0.1), 100.0)
+    mix = SizeMix(SizeHistogram((2000.0, 20000.0, 60000.0), (0.6, 0.3, 0.1)), SizeHistogram.point(100.0))
     small = fleet_size_at_slo(H100, mix, 1.0, 2.0, 0.99, 64, n_requests=1000)
     big = fleet_size_at_slo(H100, mix, 4.0, 2.0, 0.99, 64, n_requests=1000)
     assert small.replicas is not None and big.replicas is not None
@@ -80,7 +84,7 @@ def test_the_target_is_the_attainable_share_less_half_a_point() -> None:
     # a quarter of the prompts take longer than 2 s alone on an idle replica
     slow = 60000
     assert idle_ttft_s(H100, slow) > 2.0 and idle_ttft_s(H100, 5000) < 2.0
-    mix = SizeMix((5000.0, float(slow)), (0.75, 0.25), 50.0, exact=True)
+    mix = SizeMix(SizeHistogram((5000.0, float(slow)), (0.75, 0.25), exact=True), SizeHistogram.point(50.0))
     fleet = fleet_size_at_slo(H100, mix, 1.0, 2.0, 0.99, 64, n_requests=1000)
     assert fleet.attainable == pytest.approx(0.75, abs=0.05)
     assert fleet.target_share == pytest.approx(fleet.attainable - 0.005)

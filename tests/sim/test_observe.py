@@ -78,8 +78,10 @@ def test_prompt_size_histogram_is_a_cumulative_rate_per_bound() -> None:
     for k in range(5):  # per 15 s: 2 prompts up to 10 tokens, 1 in (10, 100], 1 over 100
         base = _scrape(15.0 * k, 4 * k, 0)
         view.record(Scrape(**{**{f: getattr(base, f) for f in base.__slots__},
-                              "prompt": (2 * k, k, k), "prompt_bounds": (10.0, 100.0)}))
-    sizes = view.signals(60.0).prompt_size_buckets
+                              "prompt": (2 * k, k, k), "output": (4 * k, 0, 0), "token_bounds": (10.0, 100.0)}))
+    sig = view.signals(60.0)
+    sizes = sig.prompt_size_buckets
+    assert [v for _, v in sig.output_size_buckets] == pytest.approx([16 / 60] * 3)
     # window [0, 60]: 8, 4 and 4 requests over 60 s, cumulative by bound
     assert [b for b, _ in sizes] == [10.0, 100.0, math.inf]
     assert [v for _, v in sizes] == pytest.approx([8 / 60, 12 / 60, 16 / 60])
@@ -87,7 +89,7 @@ def test_prompt_size_histogram_is_a_cumulative_rate_per_bound() -> None:
     bare = PromView(ScrapeConfig(), 60.0, epoch=0.0, target="x")
     for k in range(5):
         bare.record(_scrape(15.0 * k, 4 * k, 0))
-    assert bare.signals(60.0).prompt_size_buckets == ()
+    assert bare.signals(60.0).prompt_size_buckets == () == bare.signals(60.0).output_size_buckets
 
 
 def test_signals_round_trip_keeps_the_prompt_histogram_and_names_a_bad_one() -> None:
@@ -96,7 +98,7 @@ def test_signals_round_trip_keeps_the_prompt_histogram_and_names_a_bad_one() -> 
     from controlplane.signals import Reading, Signals
 
     sig = Signals(target="x", collected_at=5.0, request_rate=Reading.of(2.0, 5.0),
-                  prompt_size_buckets=((10.0, 1.0), (math.inf, 2.0)))
+                  prompt_size_buckets=((10.0, 1.0), (math.inf, 2.0)), output_size_buckets=((math.inf, 2.0),))
     again = Signals.from_dict(json.loads(json.dumps(sig.to_dict())))  # JSON: +Inf as a string
     assert again == sig
     with pytest.raises(ValueError, match="prompt_size_buckets"):

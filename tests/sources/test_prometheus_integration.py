@@ -119,11 +119,13 @@ def test_signals_from_real_prometheus_agree_with_the_emulators(
         assert reading.value is not None, (signal, reading.reason)
         assert lower <= reading.value <= upper, (signal, reading.value, lower, upper)
 
-    # The prompt-size histogram, summed by le: 48-token prompts, all in the (20, 50] bucket.
-    sizes = dict(signals.prompt_size_buckets)
-    assert math.inf in sizes and list(sizes) == sorted(sizes)
-    assert sizes[20.0] == 0 and sizes[50.0] == pytest.approx(sizes[math.inf]) == pytest.approx(
-        signals.request_rate.value)
+    # The token-count histograms, summed by le: 48-token prompts, all in the (20, 50] bucket,
+    # 16-token outputs in (10, 20].
+    for field, below, upto in (("prompt_size_buckets", 20.0, 50.0), ("output_size_buckets", 10.0, 20.0)):
+        sizes = dict(getattr(signals, field))
+        assert math.inf in sizes and list(sizes) == sorted(sizes), field
+        assert sizes[below] == 0 and sizes[upto] == pytest.approx(sizes[math.inf]) == pytest.approx(
+            signals.request_rate.value), field
 
     # The fastest replica's own p95 lies in the bucket of the replica whose p95 is lowest.
     per_replica = [_bucket_of(_sum_samples([m], "vllm:time_to_first_token_seconds_bucket"), 0.95) for m in own]
