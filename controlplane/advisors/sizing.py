@@ -103,13 +103,14 @@ def beyond_poisson(rates: np.ndarray, window_s: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SizingSettings:
-    """``capacity_window_s`` 600: the size mix the fleet is modelled for (ten minutes follows a
-    change of mix within a start-up or two). ``evidence_window_s`` 60: one (load, latency) pair
+    """``capacity_window_s`` 1800: the size mix the fleet is modelled for (half an hour of
+    requests: at 1 req/s, 1,800 of them, so the histogram's sampling noise stays under the
+    ``mix_tolerance`` that remodels; the demand, not the mix, follows fast changes). ``evidence_window_s`` 60: one (load, latency) pair
     per Prometheus rate window for the capacity correction. ``mix_tolerance`` 0.05: the fleet is
     remodelled when the size mix moves by more than this total-variation distance (or the
     demand leaves its 5 % grid cell), not for every tick's sampling noise."""
 
-    capacity_window_s: float = 600.0
+    capacity_window_s: float = 1800.0
     evidence_window_s: float = 60.0
     mix_tolerance: float = 0.05
 
@@ -131,15 +132,16 @@ class SizeRecord:
         while self.rows and self.rows[0][0] < t - keep_s:
             self.rows.popleft()
 
-    def histogram(self, now: float, window_s: float) -> SizeHistogram | None:
-        """The mean histogram of the window's ticks (those with the newest bounds)."""
+    def histogram(self, now: float, window_s: float, mean: float) -> SizeHistogram | None:
+        """The mean histogram of the window's ticks (those with the newest bounds), with the
+        window's mean size (from the token and request rates: the histogram's sum over count)."""
         if not self.rows:
             return None
         bounds = self.rows[-1][1]
         kept = [v for t, b, v in self.rows if b == bounds and t >= now - window_s]
         if not kept:
             return None
-        return SizeHistogram.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist())
+        return SizeHistogram.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist(), mean=mean)
 
     def to_dict(self) -> list[list[Any]]:
         return [[t, ["+Inf" if math.isinf(x) else x for x in b], list(v)] for t, b, v in self.rows]
@@ -205,8 +207,8 @@ class DemandSizer:
         sizes = self.history.mean_sizes(now, window)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        mix = SizeMix(self.prompt_sizes.histogram(now, window) or SizeHistogram.point(sizes[0]),
-                      self.output_sizes.histogram(now, window) or SizeHistogram.point(sizes[1]),
+        mix = SizeMix(self.prompt_sizes.histogram(now, window, sizes[0]) or SizeHistogram.point(sizes[0]),
+                      self.output_sizes.histogram(now, window, sizes[1]) or SizeHistogram.point(sizes[1]),
                       round(min(self._hit_ratio, 0.95) / 0.05) * 0.05)
         cell = _demand_cell(demand)
         slo = policy.slo

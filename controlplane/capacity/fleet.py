@@ -23,8 +23,9 @@ and a tail past 100k) two things break it, both measured in docs/benchmarks.md:
   by a factor that depends on the fleet size.
 
 So the model replays a fleet: ``n_requests`` seeded Poisson arrivals at the
-demand, prompt and output sizes drawn from their histograms (independently,
-log-uniform inside a bucket, the last bucket up to the context limit; the
+demand, prompt and output sizes drawn from their histograms (independently;
+inside a bucket from a power law whose one slope makes the mean the
+histogram's own sum over count, the last bucket up to the context limit; the
 cached share of a prompt costs only its attention), N engines of the profile
 behind the router. A
 request counts within the SLO when its TTFT is; the first 10 % are warm-up.
@@ -65,8 +66,11 @@ class SizeHistogram:
     bounds: tuple[float, ...]
     shares: tuple[float, ...]
     exact: bool = False
+    mean: float | None = None  # the histogram's sum over its count, when known: shapes each bucket
 
     def __post_init__(self) -> None:
+        if self.mean is not None and not (math.isfinite(self.mean) and self.mean >= 1):
+            raise ValueError(f"mean: must be >= 1 token, got {self.mean!r}")
         if not self.bounds or len(self.bounds) != len(self.shares):
             raise ValueError("bounds: need one share per bucket bound, at least one")
         if any(not b > a for a, b in zip(self.bounds, self.bounds[1:], strict=False)) or not self.bounds[0] >= 1:
@@ -80,10 +84,12 @@ class SizeHistogram:
         return SizeHistogram((float(f"{max(1.0, tokens):.3g}"),), (1.0,), exact=True)
 
     @staticmethod
-    def from_cumulative(bounds: list[float], cumulative: list[float], *, grid: float = 0.01) -> SizeHistogram | None:
+    def from_cumulative(bounds: list[float], cumulative: list[float], *, mean: float | None = None,
+                        grid: float = 0.001) -> SizeHistogram | None:
         """From a cumulative histogram (counts or rates at each ``le``, as Prometheus keeps it);
-        None when it holds no request. Shares are snapped to ``grid`` (and renormalised) so that
-        histograms that differ by noise share one cache entry."""
+        None when it holds no request. Shares are snapped to ``grid`` (and renormalised): fine
+        enough for the tail buckets a 99 % target turns on (a few tenths of a percent of
+        prompts past 20k tokens hold a one-replica queue), coarse enough to drop rounding dust."""
         if len(bounds) != len(cumulative) or not bounds:
             raise ValueError("cumulative: need one value per bucket bound")
         cum = np.maximum.accumulate(np.maximum(np.asarray(cumulative, dtype=float), 0.0))
@@ -99,7 +105,8 @@ class SizeHistogram:
         b = tuple(float(x) for x, k in zip(bounds, keep, strict=True) if k)
         s = tuple(float(x) for x, k in zip(snapped, keep, strict=True) if k)
         total_s = sum(s)
-        return SizeHistogram(b, tuple(x / total_s for x in s))
+        snapped_mean = None if mean is None or not math.isfinite(mean) else float(f"{max(1.0, mean):.3g}")
+        return SizeHistogram(b, tuple(x / total_s for x in s), mean=snapped_mean)
 
     def upto(self, q: float) -> str:
         """The bound under which ``q`` of the requests fall, for a decision's detail."""
@@ -107,14 +114,64 @@ class SizeHistogram:
         return f"<= {b:g}" if math.isfinite(b) else f"> {self.bounds[-2]:g}" if len(self.bounds) > 1 else "any"
 
     def sample(self, n: int, rng: np.random.Generator, limit: float) -> np.ndarray:
-        """``n`` sizes, log-uniform inside their bucket (the last bucket up to ``limit``)."""
+        """``n`` sizes: a bucket by its share, then a size inside it (the last bucket up to
+        ``limit``) from a density proportional to ``x ** slope``, one slope for every bucket,
+        chosen so that the sizes' mean is the histogram's own (its sum over its count), as
+        far as the buckets allow; log-uniform (slope -1) when the mean is not known."""
         idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
         highs = np.array([min(b, limit) for b in self.bounds], dtype=float)
         if self.exact:
             return highs[idx]
-        lows = np.concatenate([[1.0], highs[:-1]])
-        lo, hi = lows[idx], np.maximum(highs[idx], lows[idx])
-        return np.exp(np.log(lo) + rng.random(n) * (np.log(hi) - np.log(lo)))
+        lows = np.minimum(np.concatenate([[1.0], highs[:-1]]), highs)
+        slope = self._slope(lows, highs)
+        return _draw(lows[idx], highs[idx], slope, rng.random(n))
+
+    def _slope(self, lows: np.ndarray, highs: np.ndarray) -> float:
+        if self.mean is None:
+            return -1.0
+        w = np.asarray(self.shares)
+
+        def mean_at(slope: float) -> float:
+            return float(np.sum(w * _bucket_mean(lows, highs, slope)))
+
+        lo, hi = -4.0, 2.0  # from most of a bucket's sizes at its lower bound to most at its upper
+        if self.mean <= mean_at(lo):
+            return lo
+        if self.mean >= mean_at(hi):
+            return hi
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if mean_at(mid) < self.mean else (lo, mid)
+        return (lo + hi) / 2
+
+
+def _bucket_mean(lo: np.ndarray, hi: np.ndarray, slope: float) -> np.ndarray:
+    """Mean of the density proportional to x ** slope on each [lo, hi] (lo where lo == hi)."""
+    a, b = slope + 1.0, slope + 2.0
+    wide = hi > lo * (1 + 1e-9)
+    lo_, hi_ = lo[wide], hi[wide]
+    if abs(a) < 1e-9:
+        m = (hi_ - lo_) / np.log(hi_ / lo_)
+    elif abs(b) < 1e-9:
+        m = np.log(hi_ / lo_) / (1 / lo_ - 1 / hi_)
+    else:
+        m = (a / b) * (hi_**b - lo_**b) / (hi_**a - lo_**a)
+    out = lo.astype(float).copy()
+    out[wide] = m
+    return out
+
+
+def _draw(lo: np.ndarray, hi: np.ndarray, slope: float, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of the density proportional to x ** slope on [lo, hi] at ``u``."""
+    a = slope + 1.0
+    wide = hi > lo * (1 + 1e-9)
+    out = lo.astype(float).copy()
+    lo_, hi_, u_ = lo[wide], hi[wide], u[wide]
+    if abs(a) < 1e-9:
+        out[wide] = lo_ * (hi_ / lo_) ** u_
+    else:
+        out[wide] = (lo_**a + u_ * (hi_**a - lo_**a)) ** (1 / a)
+    return out
 
 
 @dataclass(frozen=True)
@@ -265,7 +322,7 @@ def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, repli
 @lru_cache(maxsize=512)
 def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, ttft_slo_s: float,
                       objective: float, max_replicas: int, *, margin: float = 0.005,
-                      n_requests: int = 2000, seed: int = 0) -> FleetSize:
+                      n_requests: int = 4000, seed: int = 0) -> FleetSize:
     """The smallest N in [1, ``max_replicas``] whose pooled share keeps
     ``min(objective, attainable - margin)``; shares are monotone in N up to sampling noise,
     so N is found by doubling then bisection on one seeded stream (deterministic)."""

@@ -108,3 +108,22 @@ def test_bad_arguments_name_their_field(kw, field) -> None:  # type: ignore[no-u
     with pytest.raises(ValueError, match=field):
         fleet_size_at_slo(H100, SizeMix.point(1000.0, 10.0), args["demand"], args["ttft_slo_s"],
                           args["objective"], args["max_replicas"])
+
+
+def test_the_histograms_own_mean_shapes_its_buckets() -> None:
+    # a Pareto-like tail: most of a bucket's sizes near its lower bound. Log-uniform inside the
+    # buckets overstates the mean; with the mean given, one slope for all buckets matches it
+    bounds, shares = (1000.0, 10000.0, 100000.0), (0.5, 0.4, 0.1)
+    rng = np.random.default_rng(0)
+    loose = SizeHistogram(bounds, shares).sample(50000, rng, 131072)
+    shaped = SizeHistogram(bounds, shares, mean=3000.0).sample(50000, rng, 131072)
+    assert loose.mean() > 5000
+    assert shaped.mean() == pytest.approx(3000.0, rel=0.03)
+    for s in (loose, shaped):  # the buckets keep their shares whatever the shape inside them
+        assert np.mean(s <= 1000) == pytest.approx(0.5, abs=0.01)
+        assert np.mean(s > 10000) == pytest.approx(0.1, abs=0.01)
+    # a mean the buckets cannot reach is met as nearly as they allow (the steepest slope)
+    low = SizeHistogram(bounds, shares, mean=50.0).sample(20000, rng, 131072)
+    assert np.mean(low <= 1000) == pytest.approx(0.5, abs=0.02) and low.mean() < shaped.mean()
+    with pytest.raises(ValueError, match="mean"):
+        SizeHistogram(bounds, shares, mean=0.0)
