@@ -105,8 +105,9 @@ def beyond_poisson(rates: np.ndarray, window_s: float) -> np.ndarray:
 class SizingSettings:
     """``capacity_window_s`` 1800: the size mix the fleet is modelled for (half an hour of
     requests: at 1 req/s, 1,800 of them, so the histogram's sampling noise stays under the
-    ``mix_tolerance`` that remodels; the demand, not the mix, follows fast changes). ``evidence_window_s`` 60: one (load, latency) pair
-    per Prometheus rate window for the capacity correction. ``mix_tolerance`` 0.05: the fleet is
+    ``mix_tolerance`` that remodels; the demand, not the mix, follows fast changes).
+    ``evidence_window_s`` 60: one (load, latency) pair per Prometheus rate window for the
+    capacity correction. ``mix_tolerance`` 0.05: the fleet is
     remodelled when the size mix moves by more than this total-variation distance (or the
     demand leaves its 5 % grid cell), not for every tick's sampling noise."""
 
@@ -122,7 +123,7 @@ def _demand_cell(rate: float) -> float:
 
 @dataclass
 class SizeRecord:
-    """The prompt-size histograms of the recent ticks (cumulative requests/s per bound)."""
+    """One token-count histogram as the recent ticks saw it (cumulative requests/s per bound)."""
 
     rows: deque[tuple[float, tuple[float, ...], tuple[float, ...]]] = field(default_factory=deque)
 

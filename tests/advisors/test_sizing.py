@@ -199,3 +199,18 @@ def test_state_survives_a_restart_through_the_state_file(tmp_path) -> None:  # t
     assert other.sizers[pol.target_key].profile.name == "cpu-tiny"
     (tmp_path / "sizing.json").write_text("[1, 2")
     assert not f.load(SizingAdvisor(lambda p: PROFILE).restore)
+
+
+def test_a_sizer_with_size_histograms_round_trips_through_json() -> None:
+    import json
+
+    pol = sized()
+    sizer = DemandSizer(PROFILE)
+    for i in range(20):
+        now = T0 + 15.0 * i
+        sizer.observe(now, _with_sizes(signals(now, 3.0, prompt=5900.0), 3.0, [0.6, 0.3, 0.08, 0.02]),
+                      ReplicaStatus(4, 4, 0), 600.0)
+    want = sizer.propose(pol, now)
+    again = DemandSizer.from_dict(json.loads(json.dumps(sizer.to_dict())), PROFILE, sizer.settings)
+    assert again.propose(pol, now) == want
+    assert len(again.prompt_sizes.rows) == 20 and again.prompt_sizes.rows[-1][1][-1] == math.inf
