@@ -19,25 +19,13 @@ a prompt whose KV footprint exceeds the cache never starts (TTFT infinite).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
+from controlplane.capacity.fleet import idle_ttft_s
 from controlplane.capacity.profile import PerformanceProfile
 from controlplane.traces.model import Trace
 
 __all__ = ["idle_ttft", "attainable_share", "attainable_mask"]
-
-
-def _one(profile: PerformanceProfile, prompt: int) -> float:
-    engine = ReplicaEngine(profile)
-    engine.submit(0, 0.0, prompt, 1)
-    while (t := engine.next_event_time()) is not None:
-        for ev in engine.advance(t):
-            if ev.kind == FIRST_TOKEN:
-                return ev.time
-    return math.inf
 
 
 def idle_ttft(profile: PerformanceProfile, prompt_tokens: np.ndarray) -> np.ndarray:
@@ -46,7 +34,7 @@ def idle_ttft(profile: PerformanceProfile, prompt_tokens: np.ndarray) -> np.ndar
     if np.any(prompts < 1):
         raise ValueError("prompt_tokens: must be >= 1")
     sizes, inverse = np.unique(prompts, return_inverse=True)
-    times = np.array([_one(profile, int(p)) for p in sizes.tolist()], dtype=np.float64)
+    times = np.array([idle_ttft_s(profile, int(p)) for p in sizes.tolist()], dtype=np.float64)
     return times[inverse.reshape(-1)]
 
 
