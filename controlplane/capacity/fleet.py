@@ -24,9 +24,9 @@ and a tail past 100k) two things break it, both measured in docs/benchmarks.md:
 
 So the model replays a fleet: ``n_requests`` seeded Poisson arrivals at the
 demand, prompt and output sizes drawn from their histograms (independently;
-inside a bucket from a power law whose one slope makes the mean the
-histogram's own sum over count, the last bucket up to the context limit; the
-cached share of a prompt costs only its attention), N engines of the profile
+inside a bucket from a power law with the density's slope across its
+neighbours, the last bucket up to the context limit; the cached share of a
+prompt costs only its attention), N engines of the profile
 behind the router. A
 request counts within the SLO when its TTFT is; the first 10 % are warm-up.
 
@@ -53,8 +53,6 @@ from controlplane.capacity.profile import PerformanceProfile
 
 __all__ = ["SizeHistogram", "SizeMix", "FleetSize", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
 
-_MIN_SHARE = 1e-4  # a bucket with less of the requests than this is dropped from the key
-
 
 @dataclass(frozen=True)
 class SizeHistogram:
@@ -66,11 +64,8 @@ class SizeHistogram:
     bounds: tuple[float, ...]
     shares: tuple[float, ...]
     exact: bool = False
-    mean: float | None = None  # the histogram's sum over its count, when known: shapes each bucket
 
     def __post_init__(self) -> None:
-        if self.mean is not None and not (math.isfinite(self.mean) and self.mean >= 1):
-            raise ValueError(f"mean: must be >= 1 token, got {self.mean!r}")
         if not self.bounds or len(self.bounds) != len(self.shares):
             raise ValueError("bounds: need one share per bucket bound, at least one")
         if any(not b > a for a, b in zip(self.bounds, self.bounds[1:], strict=False)) or not self.bounds[0] >= 1:
@@ -84,10 +79,10 @@ class SizeHistogram:
         return SizeHistogram((float(f"{max(1.0, tokens):.3g}"),), (1.0,), exact=True)
 
     @staticmethod
-    def from_cumulative(bounds: list[float], cumulative: list[float], *, mean: float | None = None,
-                        grid: float = 0.001) -> SizeHistogram | None:
+    def from_cumulative(bounds: list[float], cumulative: list[float], *, grid: float = 0.001) -> SizeHistogram | None:
         """From a cumulative histogram (counts or rates at each ``le``, as Prometheus keeps it);
-        None when it holds no request. Shares are snapped to ``grid`` (and renormalised): fine
+        None when it holds no request. Empty buckets are kept (their bounds bound their
+        neighbours). Shares are snapped to ``grid`` (and renormalised): fine
         enough for the tail buckets a 99 % target turns on (a few tenths of a percent of
         prompts past 20k tokens hold a one-replica queue), coarse enough to drop rounding dust."""
         if len(bounds) != len(cumulative) or not bounds:
@@ -101,12 +96,7 @@ class SizeHistogram:
         if snapped.sum() <= 0:
             snapped = per
         snapped = snapped / snapped.sum()
-        keep = snapped >= _MIN_SHARE
-        b = tuple(float(x) for x, k in zip(bounds, keep, strict=True) if k)
-        s = tuple(float(x) for x, k in zip(snapped, keep, strict=True) if k)
-        total_s = sum(s)
-        snapped_mean = None if mean is None or not math.isfinite(mean) else float(f"{max(1.0, mean):.3g}")
-        return SizeHistogram(b, tuple(x / total_s for x in s), mean=snapped_mean)
+        return SizeHistogram(tuple(float(x) for x in bounds), tuple(float(x) for x in snapped))
 
     def upto(self, q: float) -> str:
         """The bound under which ``q`` of the requests fall, for a decision's detail."""
@@ -115,50 +105,44 @@ class SizeHistogram:
 
     def sample(self, n: int, rng: np.random.Generator, limit: float) -> np.ndarray:
         """``n`` sizes: a bucket by its share, then a size inside it (the last bucket up to
-        ``limit``) from a density proportional to ``x ** slope``, one slope for every bucket,
-        chosen so that the sizes' mean is the histogram's own (its sum over its count), as
-        far as the buckets allow; log-uniform (slope -1) when the mean is not known."""
+        ``limit``) from a power-law density whose slope is the log-log slope of the density
+        across the neighbouring buckets (Pareto interpolation of grouped data): a tail that
+        falls steeply keeps most of a wide bucket's sizes near its lower bound."""
         idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
         highs = np.array([min(b, limit) for b in self.bounds], dtype=float)
         if self.exact:
             return highs[idx]
         lows = np.minimum(np.concatenate([[1.0], highs[:-1]]), highs)
-        slope = self._slope(lows, highs)
-        return _draw(lows[idx], highs[idx], slope, rng.random(n))
-
-    def _slope(self, lows: np.ndarray, highs: np.ndarray) -> float:
-        if self.mean is None:
-            return -1.0
-        w = np.asarray(self.shares)
-
-        def mean_at(slope: float) -> float:
-            return float(np.sum(w * _bucket_mean(lows, highs, slope)))
-
-        lo, hi = -4.0, 2.0  # from most of a bucket's sizes at its lower bound to most at its upper
-        if self.mean <= mean_at(lo):
-            return lo
-        if self.mean >= mean_at(hi):
-            return hi
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if mean_at(mid) < self.mean else (lo, mid)
-        return (lo + hi) / 2
+        slopes = _local_slopes(lows, highs, np.asarray(self.shares), open_last=math.isinf(self.bounds[-1]))
+        u = rng.random(n)
+        out = np.empty(n)
+        for i, slope in enumerate(slopes):
+            at = idx == i
+            k = int(at.sum())
+            out[at] = _draw(np.full(k, lows[i]), np.full(k, highs[i]), float(slope), u[at])
+        return out
 
 
-def _bucket_mean(lo: np.ndarray, hi: np.ndarray, slope: float) -> np.ndarray:
-    """Mean of the density proportional to x ** slope on each [lo, hi] (lo where lo == hi)."""
-    a, b = slope + 1.0, slope + 2.0
-    wide = hi > lo * (1 + 1e-9)
-    lo_, hi_ = lo[wide], hi[wide]
-    if abs(a) < 1e-9:
-        m = (hi_ - lo_) / np.log(hi_ / lo_)
-    elif abs(b) < 1e-9:
-        m = np.log(hi_ / lo_) / (1 / lo_ - 1 / hi_)
-    else:
-        m = (a / b) * (hi_**b - lo_**b) / (hi_**a - lo_**a)
-    out = lo.astype(float).copy()
-    out[wide] = m
-    return out
+def _local_slopes(lows: np.ndarray, highs: np.ndarray, shares: np.ndarray, *, open_last: bool) -> np.ndarray:
+    """Each bucket's density slope in log-log: across its neighbours that hold requests (the
+    bucket itself standing in for a missing one); an open-ended last bucket (+Inf, drawn up to
+    the context) continues the one before it and informs none; -1 (log-uniform) where no
+    neighbour holds any; bounded to [-4, 2]."""
+    width = highs - lows
+    ok = (shares > 0) & (width > 0)
+    log_d = np.log(np.where(ok, shares, 1.0) / np.where(ok, width, 1.0))
+    log_c = 0.5 * (np.log(lows) + np.log(highs))
+    k = len(shares)
+    last = k - 1 if open_last and k > 1 else k  # the buckets whose density is measured
+    out = np.full(k, -1.0)
+    for i in range(last):
+        a = i - 1 if i > 0 and ok[i - 1] else i
+        b = i + 1 if i + 1 < last and ok[i + 1] else i
+        if b > a and ok[a] and ok[b]:
+            out[i] = (log_d[b] - log_d[a]) / (log_c[b] - log_c[a])
+    if last < k:
+        out[-1] = out[-2]
+    return np.clip(out, -4.0, 2.0)
 
 
 def _draw(lo: np.ndarray, hi: np.ndarray, slope: float, u: np.ndarray) -> np.ndarray:

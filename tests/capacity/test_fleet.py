@@ -18,9 +18,10 @@ def test_histogram_from_cumulative_counts_by_hand() -> None:
     assert h is not None
     assert h.bounds == (10.0, 100.0, math.inf) and h.shares == pytest.approx((0.2, 0.4, 0.4))
     assert h.upto(0.5) == "<= 100" and h.upto(0.95) == "> 100"
-    # an empty bucket is dropped, an empty histogram is none
+    # an empty bucket is kept (it bounds the next one), an empty histogram is none
     h = SizeHistogram.from_cumulative([10.0, 100.0, math.inf], [0.0, 5.0, 5.0])
-    assert h is not None and h.bounds == (100.0,) and h.shares == (1.0,)
+    assert h is not None and h.bounds == (10.0, 100.0, math.inf) and h.shares == (0.0, 1.0, 0.0)
+    assert np.min(h.sample(1000, np.random.default_rng(0), 1000)) > 10
     assert SizeHistogram.from_cumulative([10.0, math.inf], [0.0, 0.0]) is None
     with pytest.raises(ValueError, match="cumulative"):
         SizeHistogram.from_cumulative([10.0], [1.0, 2.0])
@@ -110,20 +111,22 @@ def test_bad_arguments_name_their_field(kw, field) -> None:  # type: ignore[no-u
                           args["objective"], args["max_replicas"])
 
 
-def test_the_histograms_own_mean_shapes_its_buckets() -> None:
-    # a Pareto-like tail: most of a bucket's sizes near its lower bound. Log-uniform inside the
-    # buckets overstates the mean; with the mean given, one slope for all buckets matches it
-    bounds, shares = (1000.0, 10000.0, 100000.0), (0.5, 0.4, 0.1)
+def test_a_steep_tail_keeps_a_wide_buckets_sizes_near_its_lower_bound() -> None:
+    # a Pareto tail (density ~ x^-2.5) in 1-2-5 buckets: inside each wide bucket the sizes follow
+    # the density's slope across the neighbours, so the tail is not spread log-uniformly
     rng = np.random.default_rng(0)
-    loose = SizeHistogram(bounds, shares).sample(50000, rng, 131072)
-    shaped = SizeHistogram(bounds, shares, mean=3000.0).sample(50000, rng, 131072)
-    assert loose.mean() > 5000
-    assert shaped.mean() == pytest.approx(3000.0, rel=0.03)
-    for s in (loose, shaped):  # the buckets keep their shares whatever the shape inside them
-        assert np.mean(s <= 1000) == pytest.approx(0.5, abs=0.01)
-        assert np.mean(s > 10000) == pytest.approx(0.1, abs=0.01)
-    # a mean the buckets cannot reach is met as nearly as they allow (the steepest slope)
-    low = SizeHistogram(bounds, shares, mean=50.0).sample(20000, rng, 131072)
-    assert np.mean(low <= 1000) == pytest.approx(0.5, abs=0.02) and low.mean() < shaped.mean()
-    with pytest.raises(ValueError, match="mean"):
-        SizeHistogram(bounds, shares, mean=0.0)
+    sizes = 1000.0 * (1.0 + rng.pareto(1.5, 200000))
+    bounds = [1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0, math.inf]
+    h = SizeHistogram.from_cumulative(bounds, [float((sizes <= b).sum()) for b in bounds])
+    assert h is not None
+    drawn = h.sample(200000, np.random.default_rng(1), 131072)
+    for q in (0.5, 0.9, 0.99):
+        assert np.quantile(drawn, q) == pytest.approx(np.quantile(sizes, q), rel=0.08), q
+    # the buckets keep their shares whatever the shape inside them
+    for lo, hi in ((1000.0, 2000.0), (5000.0, 10000.0), (20000.0, 50000.0)):
+        real = np.mean((sizes > lo) & (sizes <= hi))
+        assert np.mean((drawn > lo) & (drawn <= hi)) == pytest.approx(real, abs=0.005)
+    # with no neighbour to read a slope from, a bucket is log-uniform
+    one = SizeHistogram((100.0, 1000.0, 10000.0), (0.0, 1.0, 0.0)).sample(20000, np.random.default_rng(2), 5000)
+    assert one.min() > 100 and one.max() <= 1000
+    assert np.median(one) == pytest.approx(math.sqrt(100 * 1000), rel=0.05)
