@@ -64,7 +64,7 @@ from controlplane.policy.model import ScalingPolicy
 from controlplane.protocols import Advice
 from controlplane.signals import ReplicaStatus, Signals
 
-__all__ = ["beyond_poisson", "DemandSizer", "SizeRecord", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
+__all__ = ["beyond_poisson", "demand_levels", "DemandSizer", "SizeRecord", "SizingAdvisor", "SizingSettings", "weighted_quantile", "SOURCE"]
 
 SOURCE = SIZING_SOURCE
 
@@ -114,6 +114,25 @@ class SizingSettings:
     capacity_window_s: float = 1800.0
     evidence_window_s: float = 60.0
     mix_tolerance: float = 0.05
+
+
+DEMAND_LEVELS = 10
+
+
+def demand_levels(smooth: np.ndarray, rates: np.ndarray, now_rate: float,
+                  k: int = DEMAND_LEVELS) -> tuple[float, ...]:
+    """The rates the recent requests arrived at, as ``k`` levels that each carry an equal share
+    of them (the request-weighted quantiles at (i - 0.5) / k of the de-noised rate samples),
+    none under the rate now (a ramp in progress is sized at least where it is), each snapped
+    up to the 5 % grid; empty when no request arrived."""
+    if not (np.isfinite(rates).any() and np.nansum(rates) > 0):
+        return () if not now_rate > 0 else (_demand_cell(now_rate),)
+    out = []
+    for i in range(k):
+        level = max(weighted_quantile(smooth, rates, (i + 0.5) / k), now_rate)
+        if level > 0:
+            out.append(_demand_cell(level))
+    return tuple(sorted(out))
 
 
 def _demand_cell(rate: float) -> float:
@@ -178,7 +197,7 @@ class DemandSizer:
     capacity_detail: str = "not modelled yet"
     prompt_sizes: SizeRecord = field(default_factory=SizeRecord)
     output_sizes: SizeRecord = field(default_factory=SizeRecord)
-    _modelled: tuple[SizeMix, float, float, float, int] | None = None  # mix, demand cell, SLO, objective, max
+    _modelled: tuple[SizeMix, tuple[float, ...], float, float, int] | None = None  # mix, levels, SLO, objective, max
     _hit_ratio: float = 0.0
     _p95_judges: bool = True
     _evidence: CapacityEvidence = field(init=False)
@@ -198,10 +217,10 @@ class DemandSizer:
             self._hit_ratio = float(hit)
         self._evidence.feed(self.capacity if self._p95_judges else None, now, signals, status)
 
-    def _model(self, policy: ScalingPolicy, now: float, demand: float) -> float | None:
-        """The corrected per-replica capacity of the fleet modelled for the recent size mix at
-        ``demand``, remodelled when the mix or the demand's grid cell moves; None when it cannot
-        be modelled."""
+    def _model(self, policy: ScalingPolicy, now: float, levels: tuple[float, ...]) -> float | None:
+        """The corrected per-replica capacity (at the top demand level) of the fleet modelled for
+        the recent size mix at these demand levels; the mix is replaced only when it moves past
+        the tolerance; None when it cannot be modelled."""
         assert self.history is not None
         window = self.settings.capacity_window_s
         sizes = self.history.mean_sizes(now, window)
@@ -210,21 +229,23 @@ class DemandSizer:
         mix = SizeMix(self.prompt_sizes.histogram(now, window) or SizeHistogram.point(sizes[0]),
                       self.output_sizes.histogram(now, window) or SizeHistogram.point(sizes[1]),
                       round(min(self._hit_ratio, 0.95) / 0.05) * 0.05)
-        cell = _demand_cell(demand)
         slo = policy.slo
         last = self._modelled
-        if (self.capacity is not None and last is not None and not _moved(last[0], mix, self.settings.mix_tolerance)
-                and last[1:] == (cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)):
+        if last is not None and not _moved(last[0], mix, self.settings.mix_tolerance):
+            mix = last[0]  # the same mix, within sampling noise: its shares are already computed
+        key = (mix, levels, slo.ttft_p95_s, slo.objective, policy.max_replicas)
+        if self.capacity is not None and last == key:
             return self.capacity.capacity
         try:
-            fleet = fleet_size_at_slo(self.profile, mix, cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)
+            fleet = fleet_size_at_slo(self.profile, mix, levels, slo.ttft_p95_s, slo.objective, policy.max_replicas)
         except ValueError as exc:
             self.capacity_detail = f"fleet not modelled: {exc}"
             return None
         n = fleet.replicas if fleet.replicas is not None else policy.max_replicas
         factor = self.capacity.factor if self.capacity is not None else 1.0
-        self.capacity = CapacityEstimator(cell / n, slo.ttft_p95_s, slo.itl_p95_s, max_factor=1.0, factor=factor)
-        self._modelled = (mix, cell, slo.ttft_p95_s, slo.objective, policy.max_replicas)
+        self.capacity = CapacityEstimator(levels[-1] / n, slo.ttft_p95_s, slo.itl_p95_s, max_factor=1.0,
+                                          factor=factor)
+        self._modelled = key
         self._p95_judges = fleet.target_share >= 0.95
         judged = "" if self._p95_judges else "; the TTFT p95 cannot judge it (target under 95 %)"
         self.capacity_detail = f"{self.profile.name}, {mix.describe()}: {fleet.detail}{judged}"
@@ -264,24 +285,25 @@ class DemandSizer:
         seen = np.isfinite(r)
         if not seen.any():
             return Proposal(SOURCE, None, "no request rate observed yet")
-        q = policy.slo.objective
         rates = r[seen]
         smooth = beyond_poisson(rates, policy.windows.stable_s)
         now_rate = float(smooth[-1])
-        level = weighted_quantile(smooth, rates, q)
-        demand = max(level, now_rate)
-        if not demand > 0:
+        levels = demand_levels(smooth, rates, now_rate)
+        if not levels:
             return Proposal(SOURCE, 0, "demand 0 req/s: no request in the last history")
-        cap = self._model(policy, now, demand)
+        top = levels[-1]
+        cap = self._model(policy, now, levels)
         if cap is None or not cap > 0:
             return Proposal(SOURCE, None, self.capacity_detail)
-        n = max(0, math.ceil(demand / cap - 1e-9))
+        n = max(0, math.ceil(top / cap - 1e-9))
         factor = self.capacity.factor if self.capacity is not None else 1.0
         span = float(t[seen][-1] - t[seen][0])
+        spread = f"{top:.4g} req/s" if levels[0] == top else (
+            f"{levels[0]:.4g} to {top:.4g} req/s in {len(levels)} levels of equal request share")
         return Proposal(
             SOURCE, n,
-            f"demand {demand:.4g} req/s (the rate under which {q:.0%} of the last {span:.0f} s of requests"
-            f" arrived: {level:.4g}; now {now_rate:.4g}) / capacity {cap:.4g} req/s per replica"
+            f"demand {spread} (the rates the requests of the last {span:.0f} s arrived at, none under the"
+            f" rate now, {now_rate:.4g}); capacity {cap:.4g} req/s per replica at {top:.4g} req/s"
             f" ({self.capacity_detail}; x{factor:.3f} observed) -> {n}",
         )
 

@@ -51,7 +51,7 @@ import numpy as np
 from controlplane.capacity.engine import FIRST_TOKEN, ReplicaEngine
 from controlplane.capacity.profile import PerformanceProfile
 
-__all__ = ["SizeHistogram", "SizeMix", "FleetSize", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
+__all__ = ["SizeHistogram", "SizeMix", "FleetSize", "attainable_of", "pooled_share", "fleet_size_at_slo", "idle_ttft_s"]
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,33 @@ def _ttfts(profile: PerformanceProfile, replicas: int, arrivals: np.ndarray, pro
     return ttft
 
 
-def _stream(mix: SizeMix, profile: PerformanceProfile, demand: float, n_requests: int,
+@lru_cache(maxsize=64)
+def _sample(profile: PerformanceProfile, mix: SizeMix, n_requests: int,
             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit-rate Poisson gaps and the sizes of ``n_requests`` requests of ``mix``: one seeded
+    sample serves every rate and fleet size (common random numbers, so shares compare)."""
     rng = np.random.default_rng(seed)
     prompts, outputs = mix.sample(n_requests, rng, profile)
-    arrivals = np.cumsum(rng.exponential(1.0 / demand, n_requests))
-    return arrivals, prompts, outputs
+    gaps = np.cumsum(rng.exponential(1.0, n_requests))
+    return gaps, prompts, outputs
+
+
+@lru_cache(maxsize=8192)
+def _share_at(profile: PerformanceProfile, mix: SizeMix, rate: float, replicas: int, ttft_slo_s: float,
+              n_requests: int, seed: int) -> float:
+    gaps, prompts, outputs = _sample(profile, mix, n_requests, seed)
+    warm = n_requests // 10
+    return float(np.mean(_ttfts(profile, replicas, gaps / rate, prompts, outputs)[warm:] <= ttft_slo_s))
+
+
+@lru_cache(maxsize=256)
+def attainable_of(profile: PerformanceProfile, mix: SizeMix, ttft_slo_s: float, n_requests: int = 4000,
+                  seed: int = 0) -> float:
+    """Share of the mix's sampled requests (after the warm-up) whose TTFT alone on an idle
+    replica is within the SLO."""
+    _, prompts, _ = _sample(profile, mix, n_requests, seed)
+    idle = np.array([_idle_ttft(profile, int(p)) for p in prompts[n_requests // 10:]])
+    return float(np.mean(idle <= ttft_slo_s))
 
 
 def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, replicas: int, ttft_slo_s: float, *,
@@ -298,49 +319,45 @@ def pooled_share(profile: PerformanceProfile, mix: SizeMix, demand: float, repli
         raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
     if replicas < 1:
         raise ValueError(f"replicas: must be >= 1, got {replicas}")
-    arrivals, prompts, outputs = _stream(mix, profile, demand, n_requests, seed)
-    warm = n_requests // 10
-    return float(np.mean(_ttfts(profile, replicas, arrivals, prompts, outputs)[warm:] <= ttft_slo_s))
+    return _share_at(profile, mix, float(demand), int(replicas), float(ttft_slo_s), n_requests, seed)
 
 
-@lru_cache(maxsize=512)
-def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, ttft_slo_s: float,
-                      objective: float, max_replicas: int, *, margin: float = 0.005,
+def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float | tuple[float, ...],
+                      ttft_slo_s: float, objective: float, max_replicas: int, *, margin: float = 0.005,
                       n_requests: int = 4000, seed: int = 0) -> FleetSize:
-    """The smallest N in [1, ``max_replicas``] whose pooled share keeps
-    ``min(objective, attainable - margin)``; shares are monotone in N up to sampling noise,
-    so N is found by doubling then bisection on one seeded stream (deterministic)."""
+    """The smallest N in [1, ``max_replicas``] that keeps ``min(objective, attainable - margin)``
+    of the requests within the SLO. ``demand`` is one rate, or several levels that each carry an
+    equal share of the requests (the rates a target's requests arrived at, as quantiles of the
+    requests): the share kept is the mean of the shares at each level, since the target is a
+    share of all requests, not of those in the busiest minute. Shares are monotone in N up to
+    sampling noise, so N is found by doubling then bisection on one seeded sample."""
+    levels = (demand,) if isinstance(demand, (int, float)) else tuple(demand)
     if not ttft_slo_s > 0:
         raise ValueError(f"ttft_slo_s: must be > 0, got {ttft_slo_s!r}")
     if not 0 < objective <= 1:
         raise ValueError(f"objective: must be in (0, 1], got {objective!r}")
     if max_replicas < 1:
         raise ValueError(f"max_replicas: must be >= 1, got {max_replicas}")
-    if not (math.isfinite(demand) and demand > 0):
-        raise ValueError(f"demand: must be > 0 requests/s, got {demand!r}")
-    arrivals, prompts, outputs = _stream(mix, profile, demand, n_requests, seed)
-    warm = n_requests // 10
-    idle = np.array([_idle_ttft(profile, int(p)) for p in prompts[warm:]])
-    attainable = float(np.mean(idle <= ttft_slo_s))
+    if not levels or not all(math.isfinite(r) and r > 0 for r in levels):
+        raise ValueError(f"demand: every rate must be > 0 requests/s, got {demand!r}")
+    attainable = attainable_of(profile, mix, ttft_slo_s, n_requests, seed)
     target = min(objective, attainable - margin)
     if target <= 0:
         return FleetSize(None, 0.0, attainable, target,
                          f"no request of this mix meets TTFT {ttft_slo_s:g}s even alone on a replica")
-    shares: dict[int, float] = {}
 
     def share(n: int) -> float:
-        if n not in shares:
-            shares[n] = float(np.mean(_ttfts(profile, n, arrivals, prompts, outputs)[warm:] <= ttft_slo_s))
-        return shares[n]
+        return float(np.mean([_share_at(profile, mix, float(r), n, float(ttft_slo_s), n_requests, seed)
+                              for r in levels]))
 
-    # a lower bound from throughput: the replicas that are busy prefilling the demand's tokens
-    lo = 1
-    hi = 1
+    at = f"{levels[0]:.4g} req/s" if min(levels) == max(levels) else (
+        f"{len(levels)} rate levels of equal request share, {min(levels):.4g}-{max(levels):.4g} req/s")
+    lo, hi = 1, 1
     while share(hi) < target:
         if hi >= max_replicas:
-            return FleetSize(None, shares[hi], attainable, target,
-                             f"{max_replicas} replicas keep {shares[hi]:.2%} within TTFT {ttft_slo_s:g}s at"
-                             f" {demand:.4g} req/s, under the target {target:.2%}")
+            return FleetSize(None, share(hi), attainable, target,
+                             f"{max_replicas} replicas keep {share(hi):.2%} within TTFT {ttft_slo_s:g}s at"
+                             f" {at}, under the target {target:.2%}")
         lo, hi = hi + 1, min(max_replicas, hi * 2)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -348,7 +365,7 @@ def fleet_size_at_slo(profile: PerformanceProfile, mix: SizeMix, demand: float, 
             hi = mid
         else:
             lo = mid + 1
-    return FleetSize(hi, shares[hi], attainable, target,
-                     f"{hi} replicas keep {shares[hi]:.2%} within TTFT {ttft_slo_s:g}s at {demand:.4g} req/s"
+    return FleetSize(hi, share(hi), attainable, target,
+                     f"{hi} replicas keep {share(hi):.2%} within TTFT {ttft_slo_s:g}s at {at}"
                      f" (target {target:.2%} = min(objective {objective:.2%}, attainable {attainable:.2%}"
                      f" - {margin:.1%}))")

@@ -58,7 +58,7 @@ def test_ask_is_the_fleet_model_at_the_demand_and_grows_with_it() -> None:
         fleet = fleet_size_at_slo(PROFILE, mix, cell, pol.slo.ttft_p95_s, pol.slo.objective, pol.max_replicas)
         assert got.replicas == fleet.replicas
         assert sizer.capacity is not None and sizer.capacity.capacity == pytest.approx(cell / fleet.replicas)
-        assert "mean only" in got.detail and f"demand {rate:g} req/s" in got.detail
+        assert "mean only" in got.detail and f"demand {cell:.4g} req/s" in got.detail
     assert b.replicas > a.replicas
 
 
@@ -214,3 +214,18 @@ def test_a_sizer_with_size_histograms_round_trips_through_json() -> None:
     again = DemandSizer.from_dict(json.loads(json.dumps(sizer.to_dict())), PROFILE, sizer.settings)
     assert again.propose(pol, now) == want
     assert len(again.prompt_sizes.rows) == 20 and again.prompt_sizes.rows[-1][1][-1] == math.inf
+
+
+def test_demand_levels_carry_equal_shares_of_the_requests_by_hand() -> None:
+    from controlplane.advisors.sizing import demand_levels
+
+    # ten minutes at 1 req/s and ten at 9 req/s: 10 % of the requests arrived at 1 req/s, 90 %
+    # at 9, so one level of ten is 1 and nine are 9 (each snapped up to the 5 % grid)
+    rates = np.array([1.0] * 10 + [9.0] * 10)
+    levels = demand_levels(rates, rates, now_rate=1.0)
+    assert len(levels) == 10
+    assert levels[0] == pytest.approx(1.0) and all(x == pytest.approx(9.0, rel=0.05) and x >= 9.0 for x in levels[1:])
+    # a rate now above every level lifts them all (a ramp is sized at least where it is)
+    lifted = demand_levels(rates, rates, now_rate=12.0)
+    assert len(set(lifted)) == 1 and 12.0 <= lifted[0] <= 12.0 * 1.05
+    assert demand_levels(np.zeros(5), np.zeros(5), now_rate=0.0) == ()
