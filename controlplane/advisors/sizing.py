@@ -9,35 +9,37 @@ The proposal, named ``sizing``, is raise-only like every floor; in a policy that
 turns it on, the threshold signals (waiting, running, KV usage) are the guards
 and panic triggers beside it, not the sizing. Per tick:
 
-* **demand** ``D``: the request rate below which ``slo.objective`` of the
-  requests of the last ``sizing.history_s`` arrived (a quantile of the rate
-  samples weighted by the rate itself, so a minute at twice the rate counts
-  twice), and never less than the rate now; the samples first lose their Poisson
-  counting noise (:func:`beyond_poisson`), which the fleet model replays itself. This is the burst headroom learned
-  from the target's own arrivals: a replica asked for now serves a start-up
-  later, so the fleet is held at the level the recent bursts reached rather
-  than the mean. A flat Poisson stream gives ``D`` close to its mean (the
-  within-minute variability is in the fleet model, below); a trace with
-  minute-scale bursts gives the burst level; a daily cycle moves ``D`` with it.
+* **demand levels** ``D_1 <= ... <= D_10``: the rates the requests of the last
+  ``sizing.history_s`` arrived at, as ten levels that each carry a tenth of those
+  requests (request-weighted quantiles of the 60 s rate samples), none under the rate
+  now (:func:`demand_levels`). The samples first lose their Poisson counting noise
+  (:func:`beyond_poisson`), which the fleet model replays itself. This is the burst
+  headroom learned from the target's own arrivals: a replica asked for now serves a
+  start-up later, so the fleet is sized for the rates the recent requests met, bursts
+  included, and because the SLO objective is a share of all requests, each level
+  counts by the requests it carries (sizing every request as if it came in the
+  busiest minute asks for the objective twice). A steady stream gives ten equal
+  levels at its mean; a daily cycle moves them with it.
 * **fleet size** ``N``: the smallest fleet of the profile's replicas, behind a
-  least-outstanding router, that keeps ``min(slo.objective, attainable - 0.5 points)``
-  of the requests of a Poisson stream at ``D`` within the TTFT SLO, the requests
-  drawn from the size mix of the last ``capacity_window_s``: vLLM's prompt- and
-  output-size histograms (``vllm:request_prompt_tokens``, ``vllm:request_generation_tokens``,
-  tails included) and the prefix-cache hit ratio (:func:`~controlplane.capacity.fleet.fleet_size_at_slo`). A
-  fleet, not one replica times N: the same load per replica holds more of the SLO on a
-  bigger fleet when prompts are heavy-tailed. ``attainable`` is the share of the mix
-  whose TTFT alone on an idle replica is within the SLO: no fleet holds more, so the
-  target never asks for what no replica count can give. Without a histogram (a source
-  that does not collect it) the mix is the mean size alone.
-* **online correction**: the modelled capacity ``D / N`` requests/s per replica,
+  least-outstanding router, whose mean share over the levels (the share of Poisson
+  arrivals at each level within the TTFT SLO) keeps ``min(slo.objective, attainable -
+  0.5 points)``, the requests drawn from the size mix of the last ``capacity_window_s``:
+  vLLM's prompt- and output-size histograms (``vllm:request_prompt_tokens``,
+  ``vllm:request_generation_tokens``, tails included) and the prefix-cache hit ratio
+  (:func:`~controlplane.capacity.fleet.fleet_size_at_slo`). A fleet, not one replica
+  times N: the same load per replica holds more of the SLO on a bigger fleet when
+  prompts are heavy-tailed. ``attainable`` is the share of the mix whose TTFT alone on
+  an idle replica is within the SLO: no fleet holds more, so the target never asks for
+  what no replica count can give. Without a histogram (a source that does not collect
+  it) the mix is the mean size alone.
+* **online correction**: the modelled capacity ``D_10 / N`` requests/s per replica,
   lowered (never raised past the model) by
   :class:`~controlplane.capacity.model.CapacityEstimator` when the fleet misses the SLO
   below it (:class:`~controlplane.advisors.planner.CapacityEvidence`, the predictive
   floor's gate). The evidence is the TTFT p95, so it is read only when the target share
   is at least 95 %: when fewer can meet the SLO at any scale, the p95 misses at every
   load and says nothing about capacity.
-* the ask: ``ceil(D / c)`` with ``c`` the corrected capacity (``N`` while uncorrected).
+* the ask: ``ceil(D_10 / c)`` with ``c`` the corrected capacity (``N`` while uncorrected).
 
 No demand observed yet, or a capacity that cannot be modelled, proposes
 nothing (the thresholds then size alone); a missing rate is a gap, never zero.
@@ -107,9 +109,9 @@ class SizingSettings:
     requests: at 1 req/s, 1,800 of them, so the histogram's sampling noise stays under the
     ``mix_tolerance`` that remodels; the demand, not the mix, follows fast changes).
     ``evidence_window_s`` 60: one (load, latency) pair per Prometheus rate window for the
-    capacity correction. ``mix_tolerance`` 0.05: the fleet is
-    remodelled when the size mix moves by more than this total-variation distance (or the
-    demand leaves its 5 % grid cell), not for every tick's sampling noise."""
+    capacity correction. ``mix_tolerance`` 0.05: the mix the fleet is modelled for is
+    replaced when the size histograms move by more than this total-variation distance, not
+    for every tick's sampling noise."""
 
     capacity_window_s: float = 1800.0
     evidence_window_s: float = 60.0
