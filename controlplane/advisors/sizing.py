@@ -154,15 +154,16 @@ class SizeRecord:
         while self.rows and self.rows[0][0] < t - keep_s:
             self.rows.popleft()
 
-    def histogram(self, now: float, window_s: float) -> SizeHistogram | None:
-        """The mean histogram of the window's ticks (those with the newest bounds)."""
+    def histogram(self, now: float, window_s: float, mean: float) -> SizeHistogram | None:
+        """The mean histogram of the window's ticks (those with the newest bounds), with the
+        window's mean size (token rate over request rate: the histogram's sum over count)."""
         if not self.rows:
             return None
         bounds = self.rows[-1][1]
         kept = [v for t, b, v in self.rows if b == bounds and t >= now - window_s]
         if not kept:
             return None
-        return SizeHistogram.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist())
+        return SizeHistogram.from_cumulative(list(bounds), np.mean(np.asarray(kept), axis=0).tolist(), mean=mean)
 
     def to_dict(self) -> list[list[Any]]:
         return [[t, ["+Inf" if math.isinf(x) else x for x in b], list(v)] for t, b, v in self.rows]
@@ -228,8 +229,8 @@ class DemandSizer:
         sizes = self.history.mean_sizes(now, window)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        mix = SizeMix(self.prompt_sizes.histogram(now, window) or SizeHistogram.point(sizes[0]),
-                      self.output_sizes.histogram(now, window) or SizeHistogram.point(sizes[1]),
+        mix = SizeMix(self.prompt_sizes.histogram(now, window, sizes[0]) or SizeHistogram.point(sizes[0]),
+                      self.output_sizes.histogram(now, window, sizes[1]) or SizeHistogram.point(sizes[1]),
                       round(min(self._hit_ratio, 0.95) / 0.05) * 0.05)
         slo = policy.slo
         last = self._modelled

@@ -59,13 +59,16 @@ class SizeHistogram:
     """Request sizes in tokens as vLLM's histogram keeps them: ``bounds`` are bucket upper
     bounds (increasing; the last may be ``inf``), ``shares`` the share of requests in each
     (summing to 1). ``exact``: every request of a bucket has the bucket's bound (a size known
-    only by its mean)."""
+    only by its mean). ``mean``: the histogram's sum over its count, when known."""
 
     bounds: tuple[float, ...]
     shares: tuple[float, ...]
     exact: bool = False
+    mean: float | None = None
 
     def __post_init__(self) -> None:
+        if self.mean is not None and not (math.isfinite(self.mean) and self.mean >= 1):
+            raise ValueError(f"mean: must be >= 1 token, got {self.mean!r}")
         if not self.bounds or len(self.bounds) != len(self.shares):
             raise ValueError("bounds: need one share per bucket bound, at least one")
         if any(not b > a for a, b in zip(self.bounds, self.bounds[1:], strict=False)) or not self.bounds[0] >= 1:
@@ -79,7 +82,8 @@ class SizeHistogram:
         return SizeHistogram((float(f"{max(1.0, tokens):.3g}"),), (1.0,), exact=True)
 
     @staticmethod
-    def from_cumulative(bounds: list[float], cumulative: list[float], *, grid: float = 0.001) -> SizeHistogram | None:
+    def from_cumulative(bounds: list[float], cumulative: list[float], *, mean: float | None = None,
+                        grid: float = 0.001) -> SizeHistogram | None:
         """From a cumulative histogram (counts or rates at each ``le``, as Prometheus keeps it);
         None when it holds no request. Empty buckets are kept (their bounds bound their
         neighbours). Shares are snapped to ``grid`` (and renormalised): fine
@@ -96,7 +100,8 @@ class SizeHistogram:
         if snapped.sum() <= 0:
             snapped = per
         snapped = snapped / snapped.sum()
-        return SizeHistogram(tuple(float(x) for x in bounds), tuple(float(x) for x in snapped))
+        kept_mean = None if mean is None or not math.isfinite(mean) else float(f"{max(1.0, mean):.3g}")
+        return SizeHistogram(tuple(float(x) for x in bounds), tuple(float(x) for x in snapped), mean=kept_mean)
 
     def upto(self, q: float) -> str:
         """The bound under which ``q`` of the requests fall, for a decision's detail."""
@@ -107,13 +112,19 @@ class SizeHistogram:
         """``n`` sizes: a bucket by its share, then a size inside it (the last bucket up to
         ``limit``) from a power-law density whose slope is the log-log slope of the density
         across the neighbouring buckets (Pareto interpolation of grouped data): a tail that
-        falls steeply keeps most of a wide bucket's sizes near its lower bound."""
+        falls steeply keeps most of a wide bucket's sizes near its lower bound. With the
+        histogram's ``mean`` known, the topmost bucket that holds requests (the least informed
+        by neighbours, and the one a clipped or open tail sits in) takes the slope that makes the
+        overall mean the histogram's own, as far as its bounds allow."""
         idx = rng.choice(len(self.shares), size=n, p=np.asarray(self.shares))
         highs = np.array([min(b, limit) for b in self.bounds], dtype=float)
         if self.exact:
             return highs[idx]
         lows = np.minimum(np.concatenate([[1.0], highs[:-1]]), highs)
-        slopes = _local_slopes(lows, highs, np.asarray(self.shares), open_last=math.isinf(self.bounds[-1]))
+        shares = np.asarray(self.shares)
+        slopes = _local_slopes(lows, highs, shares, open_last=math.isinf(self.bounds[-1]))
+        if self.mean is not None:
+            slopes = _top_fitted_to_mean(lows, highs, shares, slopes, self.mean)
         u = rng.random(n)
         out = np.empty(n)
         for i, slope in enumerate(slopes):
@@ -121,6 +132,36 @@ class SizeHistogram:
             k = int(at.sum())
             out[at] = _draw(np.full(k, lows[i]), np.full(k, highs[i]), float(slope), u[at])
         return out
+
+
+def _top_fitted_to_mean(lows: np.ndarray, highs: np.ndarray, shares: np.ndarray, slopes: np.ndarray,
+                        mean: float) -> np.ndarray:
+    """``slopes`` with the topmost non-empty bucket's slope chosen in [-8, 2] (bisection) so that
+    the mix's mean is ``mean``; the bound nearest to it where no slope reaches it."""
+    top = int(np.nonzero(shares > 0)[0][-1])
+    if not highs[top] > lows[top] * (1 + 1e-9):
+        return slopes
+    rest = sum(shares[i] * _bucket_mean(lows[i], highs[i], float(slopes[i])) for i in range(len(shares)) if i != top)
+    want = (mean - rest) / shares[top]
+    lo, hi = -8.0, 2.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _bucket_mean(lows[top], highs[top], mid) < want else (lo, mid)
+    out = slopes.copy()
+    out[top] = (lo + hi) / 2
+    return out
+
+
+def _bucket_mean(lo: float, hi: float, slope: float) -> float:
+    """Mean of the density proportional to x ** slope on [lo, hi]."""
+    if not hi > lo * (1 + 1e-9):
+        return lo
+    a, b = slope + 1.0, slope + 2.0
+    if abs(a) < 1e-9:
+        return (hi - lo) / math.log(hi / lo)
+    if abs(b) < 1e-9:
+        return math.log(hi / lo) / (1 / lo - 1 / hi)
+    return (a / b) * (hi**b - lo**b) / (hi**a - lo**a)
 
 
 def _local_slopes(lows: np.ndarray, highs: np.ndarray, shares: np.ndarray, *, open_last: bool) -> np.ndarray:

@@ -130,3 +130,23 @@ def test_a_steep_tail_keeps_a_wide_buckets_sizes_near_its_lower_bound() -> None:
     one = SizeHistogram((100.0, 1000.0, 10000.0), (0.0, 1.0, 0.0)).sample(20000, np.random.default_rng(2), 5000)
     assert one.min() > 100 and one.max() <= 1000
     assert np.median(one) == pytest.approx(math.sqrt(100 * 1000), rel=0.05)
+
+
+def test_the_histograms_mean_sets_its_top_bucket() -> None:
+    # prompts clipped at 32,768 tokens (a tail piled at the clip): the (20k, 50k] bucket drawn by
+    # its neighbours' slope runs to 50k; with the histogram's own mean it stays near the clip
+    rng = np.random.default_rng(0)
+    sizes = np.minimum(1000.0 * (1.0 + rng.pareto(1.5, 200000)), 32768.0)
+    bounds = [1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0, math.inf]
+    cum = [float((sizes <= b).sum()) for b in bounds]
+    loose = SizeHistogram.from_cumulative(bounds, cum)
+    fitted = SizeHistogram.from_cumulative(bounds, cum, mean=float(sizes.mean()))
+    assert loose is not None and fitted is not None and fitted.mean == pytest.approx(sizes.mean(), rel=1e-3)
+    a = loose.sample(200000, np.random.default_rng(1), 131072)
+    b = fitted.sample(200000, np.random.default_rng(1), 131072)
+    assert b.mean() == pytest.approx(sizes.mean(), rel=0.02)
+    top = sizes > 20000
+    assert np.mean(b[b > 20000]) < np.mean(a[a > 20000])
+    assert np.mean(b[b > 20000]) == pytest.approx(np.mean(sizes[top]), rel=0.1)
+    with pytest.raises(ValueError, match="mean"):
+        SizeHistogram((10.0,), (1.0,), mean=0.0)
