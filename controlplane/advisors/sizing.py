@@ -39,7 +39,9 @@ and panic triggers beside it, not the sizing. Per tick:
   floor's gate). The evidence is the TTFT p95, so it is read only when the target share
   is at least 95 %: when fewer can meet the SLO at any scale, the p95 misses at every
   load and says nothing about capacity.
-* the ask: ``ceil(D_10 / c)`` with ``c`` the corrected capacity (``N`` while uncorrected).
+* the ask: ``N`` while uncorrected; with a correction factor ``f < 1``, the fleet the model
+  gives at the demand levels over ``f`` (re-modelled, so pooling still counts: at one or two
+  replicas ``ceil(N / f)`` would add a whole replica for a 10 % correction).
 
 No demand observed yet, or a capacity that cannot be modelled, proposes
 nothing (the thresholds then size alone); a missing rate is a gap, never zero.
@@ -298,17 +300,33 @@ class DemandSizer:
         cap = self._model(policy, now, levels)
         if cap is None or not cap > 0:
             return Proposal(SOURCE, None, self.capacity_detail)
-        n = max(0, math.ceil(top / cap - 1e-9))
-        factor = self.capacity.factor if self.capacity is not None else 1.0
+        n, corrected = self._corrected_ask(policy, levels, math.ceil(top / cap - 1e-9))
         span = float(t[seen][-1] - t[seen][0])
         spread = f"{top:.4g} req/s" if levels[0] == top else (
             f"{levels[0]:.4g} to {top:.4g} req/s in {len(levels)} levels of equal request share")
         return Proposal(
-            SOURCE, n,
+            SOURCE, max(0, n),
             f"demand {spread} (the rates the requests of the last {span:.0f} s arrived at, none under the"
             f" rate now, {now_rate:.4g}); capacity {cap:.4g} req/s per replica at {top:.4g} req/s"
-            f" ({self.capacity_detail}; x{factor:.3f} observed) -> {n}",
+            f" ({self.capacity_detail}; {corrected}) -> {max(0, n)}",
         )
+
+    def _corrected_ask(self, policy: ScalingPolicy, levels: tuple[float, ...], modelled: int) -> tuple[int, str]:
+        """The fleet for the demand as the correction reads it: a fleet that sustained only
+        ``factor`` of its modelled load is asked for the fleet the model gives at the demand over
+        ``factor`` (re-modelled, so pooling still counts), not ``modelled / factor`` replicas."""
+        factor = self.capacity.factor if self.capacity is not None else 1.0
+        if factor >= 1 - 1e-9 or self._modelled is None:
+            return modelled, f"x{factor:.3f} observed"
+        slo = policy.slo
+        heavier = tuple(_demand_cell(x / factor) for x in levels)
+        try:
+            fleet = fleet_size_at_slo(self.profile, self._modelled[0], heavier, slo.ttft_p95_s, slo.objective,
+                                      policy.max_replicas)
+        except ValueError:
+            return math.ceil(modelled / factor - 1e-9), f"x{factor:.3f} observed, applied per replica"
+        n = fleet.replicas if fleet.replicas is not None else policy.max_replicas
+        return max(n, modelled), f"x{factor:.3f} observed: re-modelled at the demand / {factor:.3f}, {n} replicas"
 
 
 @dataclass

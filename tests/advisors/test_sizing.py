@@ -229,3 +229,19 @@ def test_demand_levels_carry_equal_shares_of_the_requests_by_hand() -> None:
     lifted = demand_levels(rates, rates, now_rate=12.0)
     assert len(set(lifted)) == 1 and 12.0 <= lifted[0] <= 12.0 * 1.05
     assert demand_levels(np.zeros(5), np.zeros(5), now_rate=0.0) == ()
+
+
+def test_a_correction_is_re_modelled_through_the_fleet_not_divided_per_replica() -> None:
+    # one replica carries 5 req/s of 1,000-token prompts with room to spare: a 10 % lower
+    # capacity is the model at 5 / 0.9 req/s (still one replica), not ceil(1 / 0.9) = 2
+    pol = sized()
+    sizer = DemandSizer(PROFILE)
+    now = _feed(sizer, pol, [5.0] * 20)
+    assert sizer.propose(pol, now).replicas == 1
+    assert sizer.capacity is not None
+    sizer.capacity.factor = 0.9
+    ask = sizer.propose(pol, now)
+    assert ask.replicas == 1 and "re-modelled at the demand / 0.900" in ask.detail
+    # a correction the model cannot absorb does ask for more
+    sizer.capacity.factor = 0.5
+    assert (sizer.propose(pol, now).replicas or 0) >= 1
