@@ -300,7 +300,8 @@ class DemandSizer:
         cap = self._model(policy, now, levels)
         if cap is None or not cap > 0:
             return Proposal(SOURCE, None, self.capacity_detail)
-        n, corrected = self._corrected_ask(policy, levels, math.ceil(top / cap - 1e-9))
+        assert self.capacity is not None
+        n, corrected = self._corrected_ask(policy, levels, math.ceil(top / self.capacity.modelled - 1e-9), cap)
         span = float(t[seen][-1] - t[seen][0])
         spread = f"{top:.4g} req/s" if levels[0] == top else (
             f"{levels[0]:.4g} to {top:.4g} req/s in {len(levels)} levels of equal request share")
@@ -311,7 +312,8 @@ class DemandSizer:
             f" ({self.capacity_detail}; {corrected}) -> {max(0, n)}",
         )
 
-    def _corrected_ask(self, policy: ScalingPolicy, levels: tuple[float, ...], modelled: int) -> tuple[int, str]:
+    def _corrected_ask(self, policy: ScalingPolicy, levels: tuple[float, ...], modelled: int,
+                       cap: float) -> tuple[int, str]:
         """The fleet for the demand as the correction reads it: a fleet that sustained only
         ``factor`` of its modelled load is asked for the fleet the model gives at the demand over
         ``factor`` (re-modelled, so pooling still counts), not ``modelled / factor`` replicas."""
@@ -324,7 +326,7 @@ class DemandSizer:
             fleet = fleet_size_at_slo(self.profile, self._modelled[0], heavier, slo.ttft_p95_s, slo.objective,
                                       policy.max_replicas)
         except ValueError:
-            return math.ceil(modelled / factor - 1e-9), f"x{factor:.3f} observed, applied per replica"
+            return math.ceil(levels[-1] / cap - 1e-9), f"x{factor:.3f} observed, applied per replica"
         n = fleet.replicas if fleet.replicas is not None else policy.max_replicas
         return max(n, modelled), f"x{factor:.3f} observed: re-modelled at the demand / {factor:.3f}, {n} replicas"
 
