@@ -231,9 +231,9 @@ class DemandSizer:
         sizes = self.history.mean_sizes(now, window)
         if sizes is None:
             return None if self.capacity is None else self.capacity.capacity
-        mix = SizeMix(self.prompt_sizes.histogram(now, window, sizes[0]) or SizeHistogram.point(sizes[0]),
-                      self.output_sizes.histogram(now, window, sizes[1]) or SizeHistogram.point(sizes[1]),
-                      round(min(self._hit_ratio, 0.95) / 0.05) * 0.05)
+        mix = SizeMix.of(self.prompt_sizes.histogram(now, window, sizes[0]) or SizeHistogram.point(sizes[0]),
+                         self.output_sizes.histogram(now, window, sizes[1]) or SizeHistogram.point(sizes[1]),
+                         self._hit_ratio)
         slo = policy.slo
         last = self._modelled
         if last is not None and not _moved(last[0], mix, self.settings.mix_tolerance):
